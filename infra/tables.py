@@ -1,0 +1,225 @@
+"""Warehouse tables for accepted events: the ``events`` envelope table and one typed table per
+event type, with the rows each validated event becomes.
+
+The DDL in ``infra/migrations/0002_typed_tables.sql`` was generated from these specs by
+``typed_tables_ddl()``; a unit test keeps the two in step, so a contract change without a
+migration fails the tests.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
+
+from models.events import PAYLOADS, EnvelopeBase, Payload
+
+SOURCE_COLUMNS = ("src_partition", "src_offset")
+ENVELOPE_COLUMNS = ("event_id", "occurred_at", "recorded_at", "facility_id")
+
+TABLE_NAMES: dict[str, str] = {
+    "donor.registered": "donor_registrations",
+    "donor.deferred": "donor_deferrals",
+    "donation.collected": "donations",
+    "test.result_recorded": "test_results",
+    "unit.released": "unit_releases",
+    "unit.quarantined": "unit_quarantines",
+    "component.produced": "components",
+    "unit.stored": "unit_storage",
+    "storage.temperature_recorded": "temperature_readings",
+    "unit.shipped": "shipments",
+    "unit.received": "receipts",
+    "crossmatch.performed": "crossmatches",
+    "unit.issued": "unit_issues",
+    "unit.returned": "unit_returns",
+    "unit.transfused": "transfusions",
+    "transfusion.reaction_reported": "transfusion_reactions",
+    "unit.discarded": "discards",
+    "recall.opened": "recalls",
+}
+
+_LOW_CARDINALITY = {
+    "facility_id",
+    "site_id",
+    "county_code",
+    "site_kind",
+    "donation_kind",
+    "donor_group",
+    "abo_rh",
+    "recipient_abo_rh",
+    "component_type",
+    "equipment_kind",
+    "cause",
+    "category",
+    "severity",
+    "marker",
+    "method",
+    "sex",
+    "donor_sex",
+    "location_id",
+    "to_facility_id",
+    "from_facility_id",
+    "product_code",
+    "ward",
+}
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(inner type, optional?) of an annotation, through Annotated and ``X | None``."""
+    optional = False
+    while True:
+        origin = get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in get_args(annotation) if a is not type(None)]
+            optional = optional or len(args) < len(get_args(annotation))
+            annotation = args[0]
+        else:
+            return annotation, optional
+
+
+def clickhouse_type(name: str, annotation: Any) -> str:
+    inner, optional = _unwrap(annotation)
+    if get_origin(inner) is list:
+        (item,) = get_args(inner)
+        return f"Array({clickhouse_type(name, item)})"
+    if get_origin(inner) is typing.Literal or (isinstance(inner, type) and issubclass(inner, Enum)):
+        return "LowCardinality(String)"
+    if inner is bool:
+        base = "Bool"
+    elif inner is int:
+        base = "Int32"
+    elif inner is float:
+        base = "Float64"
+    elif inner is datetime:
+        base = "DateTime64(3, 'UTC')"
+    elif inner is date:
+        base = "Date32"
+    else:
+        # Strings are never Nullable: an absent optional string is ''.
+        return "LowCardinality(String)" if name in _LOW_CARDINALITY else "String"
+    return f"Nullable({base})" if optional else base
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if value is None:
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    event_type: str
+    table: str
+    columns: tuple[tuple[str, str], ...]  # (name, ClickHouse type), in insert order
+    order_by: tuple[str, ...]
+    rows: Callable[[EnvelopeBase], list[tuple[Any, ...]]]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+
+def _order_by(fields: list[str]) -> tuple[str, ...]:
+    for key in ("din", "equipment_id", "donor_id", "recall_id"):
+        if key in fields:
+            return (key, "occurred_at")
+    return ("occurred_at",)
+
+
+def _spec(event_type: str, payload: type[Payload]) -> TableSpec:
+    table = TABLE_NAMES[event_type]
+    envelope = [
+        ("event_id", "UUID"),
+        ("occurred_at", "DateTime64(3, 'UTC')"),
+        ("recorded_at", "DateTime64(3, 'UTC')"),
+        ("facility_id", "LowCardinality(String)"),
+    ]
+    fields = payload.model_fields
+    nested = {
+        name: f
+        for name, f in fields.items()
+        if get_origin(_unwrap(f.annotation)[0]) is list
+        and isinstance(get_args(_unwrap(f.annotation)[0])[0], type)
+        and issubclass(get_args(_unwrap(f.annotation)[0])[0], BaseModel)
+    }
+    flat = [name for name in fields if name not in nested]
+    body = [(name, clickhouse_type(name, fields[name].annotation)) for name in flat]
+    if nested:
+        # A list of sub-records (test results) becomes one row per item.
+        (list_name,) = nested
+        item_model: type[BaseModel] = get_args(_unwrap(nested[list_name].annotation)[0])[0]
+        item_fields = list(item_model.model_fields)
+        body += [
+            (name, clickhouse_type(name, item_model.model_fields[name].annotation))
+            for name in item_fields
+        ]
+    columns = tuple(envelope + body + [("src_partition", "UInt16"), ("src_offset", "UInt64")])
+
+    def rows(event: EnvelopeBase) -> list[tuple[Any, ...]]:
+        p = event.payload  # type: ignore[attr-defined]
+        head = (event.event_id, event.occurred_at, event.recorded_at, event.facility_id)
+        values = tuple(_plain(getattr(p, name)) for name in flat)
+        values = tuple(
+            "" if v is None and _is_string(col) else v for v, col in zip(values, flat, strict=True)
+        )
+        if not nested:
+            return [head + values]
+        items: list[BaseModel] = getattr(p, next(iter(nested)))
+        return [
+            head + values + tuple(_plain(getattr(item, name)) for name in item_fields)
+            for item in items
+        ]
+
+    string_cols = {name for name, ch_type in body if "String" in ch_type and "Array" not in ch_type}
+
+    def _is_string(col: str) -> bool:
+        return col in string_cols
+
+    return TableSpec(event_type, table, columns, _order_by(flat), rows)
+
+
+TABLES: dict[str, TableSpec] = {name: _spec(name, payload) for name, payload in PAYLOADS.items()}
+
+# The envelope table: every accepted event once, with its payload as JSON, ordered by unit.
+EVENTS_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("event_id", "UUID"),
+    ("event_type", "LowCardinality(String)"),
+    ("schema_version", "UInt16"),
+    ("occurred_at", "DateTime64(3, 'UTC')"),
+    ("recorded_at", "DateTime64(3, 'UTC')"),
+    ("facility_id", "LowCardinality(String)"),
+    ("din", "String"),
+    ("product_code", "LowCardinality(String)"),
+    ("donor_id", "String"),
+    ("recipient_id", "String"),
+    ("equipment_id", "String"),
+    ("payload", "String"),
+    ("src_partition", "UInt16"),
+    ("src_offset", "UInt64"),
+)
+
+
+def typed_tables_ddl() -> str:
+    """CREATE TABLE statements for every typed table (used to write migration 0002)."""
+    statements = []
+    for spec in TABLES.values():
+        cols = ",\n".join(f"    {name} {ch_type}" for name, ch_type in spec.columns)
+        statements.append(
+            f"create table if not exists {spec.table}\n(\n{cols},\n"
+            "    ingested_at DateTime64(3, 'UTC') default now64(3)\n)\n"
+            "engine = MergeTree\n"
+            "partition by toYYYYMM(occurred_at)\n"
+            f"order by ({', '.join(spec.order_by)})\n"
+            "settings non_replicated_deduplication_window = 10000;\n"
+        )
+    return "\n".join(statements)

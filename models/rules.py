@@ -1,0 +1,115 @@
+"""Domain thresholds, each defaulting to the standard's value (../shared/domain/README.md §4).
+
+They are sections of the one settings object (``infra.settings.Settings``); override any of them
+with ``BLOODTRACE_<SECTION>__<FIELD>``, for example ``BLOODTRACE_DONOR__MIN_AGE_YEARS=18``.
+A figure marked (assumed) has no published source.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class StorageRule(BaseModel):
+    """Storage temperature range and shelf life of one component type (WS 399-2012)."""
+
+    min_c: float | None
+    max_c: float | None
+    shelf_life_hours: int
+    needs_agitation: bool = False
+
+
+def _default_storage() -> dict[str, StorageRule]:
+    return {
+        "whole_blood": StorageRule(min_c=2, max_c=6, shelf_life_hours=35 * 24),
+        "red_cells": StorageRule(min_c=2, max_c=6, shelf_life_hours=35 * 24),
+        "washed_red_cells": StorageRule(min_c=2, max_c=6, shelf_life_hours=24),
+        "platelets": StorageRule(min_c=20, max_c=24, shelf_life_hours=5 * 24, needs_agitation=True),
+        "plasma": StorageRule(min_c=None, max_c=-18, shelf_life_hours=365 * 24),
+        "cryoprecipitate": StorageRule(min_c=None, max_c=-18, shelf_life_hours=365 * 24),
+    }
+
+
+class StorageRules(BaseModel):
+    components: dict[str, StorageRule] = Field(default_factory=_default_storage)
+    # Platelets kept without agitation last 24 h only.
+    platelets_unagitated_shelf_life_hours: int = 24
+
+
+class DonorRules(BaseModel):
+    """GB 18467-2011 donor selection."""
+
+    min_age_years: int = 18
+    max_age_years: int = 55
+    max_age_repeat_donor_years: int = 60
+    whole_blood_volumes_ml: list[int] = Field(default_factory=lambda: [200, 300, 400])
+    whole_to_whole_min_days: int = 182  # 6 months
+    platelets_to_platelets_min_days: int = 14
+    platelets_max_per_year: int = 24
+    platelets_to_whole_min_days: int = 28
+    whole_to_platelets_min_days: int = 90  # 3 months
+    ml_per_unit: int = 200  # 1 unit (单位) = 200 ml whole blood
+
+
+class ScreeningRules(BaseModel):
+    """Markers a unit must test negative on, in every required round, before release."""
+
+    serology_markers: list[str] = Field(
+        default_factory=lambda: ["HBsAg", "anti-HCV", "anti-HIV", "anti-TP", "ALT"]
+    )
+    nat_markers: list[str] = Field(default_factory=lambda: ["HBV-DNA", "HCV-RNA", "HIV-RNA"])
+    rounds_required: int = 2
+    # Markers whose reactivity means an infection (ALT alone does not open a lookback).
+    infectious_markers: list[str] = Field(
+        default_factory=lambda: [
+            "HBsAg",
+            "anti-HCV",
+            "anti-HIV",
+            "anti-TP",
+            "HBV-DNA",
+            "HCV-RNA",
+            "HIV-RNA",
+        ]
+    )
+
+
+class HonourRules(BaseModel):
+    """无偿献血奉献奖 thresholds, in counted donations."""
+
+    bronze: int = 20
+    silver: int = 30
+    gold: int = 40
+    lifetime_after_golds: int = 3
+
+
+class InventoryRules(BaseModel):
+    """Days-of-supply levels (assumed: no published Chinese thresholds)."""
+
+    mean_issue_window_days: int = 7
+    normal_min_days: float = 7.0
+    tight_min_days: float = 5.0
+    short_min_days: float = 3.0
+    platelets_critical_below_days: float = 1.0
+    expiring_horizon_hours: int = 72
+
+
+class ColdChainRules(BaseModel):
+    excursion_tolerance_minutes: float = 30.0
+    return_max_minutes_out: float = 30.0
+    sensor_silence_factor: float = 3.0  # silent for 3 reporting intervals = telemetry gap
+    default_reading_interval_seconds: int = 300
+
+
+class LifecycleRules(BaseModel):
+    lost_unit_after_expiry_days: int = 7
+    lookback_window_days: int | None = None  # None: back to the last negative donation
+
+
+class QualityRules(BaseModel):
+    freshness_max_silence_hours: int = 48
+    schedule_seconds: int = 3600
+
+
+class IngestRules(BaseModel):
+    max_event_bytes: int = 64 * 1024
+    max_future_skew_seconds: int = 600
