@@ -1,0 +1,51 @@
+"""Reach the running platform's HTTP API, or work on the warehouse directly when none runs.
+
+In embedded mode one process owns the chDB directory, so while `bloodtrace serve` runs every
+other command must go through its HTTP API; when it is not running, a command may open the
+warehouse itself. Each command calls the same service function on either path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from infra.errors import BloodtraceError, NotFound, PlatformNotRunning
+from infra.settings import Settings
+
+_ERRORS: dict[str, type[BloodtraceError]] = {"NotFound": NotFound}
+
+
+def platform_is_up(settings: Settings, timeout: float = 0.5) -> bool:
+    try:
+        return httpx.get(f"{settings.api_base_url}/health", timeout=timeout).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def api_call(
+    settings: Settings,
+    method: str,
+    path: str,
+    *,
+    timeout: float = 60.0,
+    **kwargs: Any,
+) -> Any:
+    """Call the platform API and return the JSON body; API errors become BloodtraceErrors."""
+    url = f"{settings.api_base_url}{path}"
+    try:
+        response = httpx.request(method, url, timeout=timeout, **kwargs)
+    except httpx.HTTPError as exc:
+        raise PlatformNotRunning(
+            f"The platform API at {settings.api_base_url} does not answer ({exc}).",
+            hint="Start it with `bloodtrace serve` (or set BLOODTRACE_API_URL).",
+        ) from exc
+    body = response.json() if response.content else None
+    if response.status_code >= 400:
+        detail = body.get("detail", body) if isinstance(body, dict) else body
+        if isinstance(detail, dict) and "message" in detail:
+            cls = _ERRORS.get(str(detail.get("error")), BloodtraceError)
+            raise cls(str(detail["message"]), hint=detail.get("hint"))
+        raise BloodtraceError(f"The platform answered {response.status_code}: {detail}")
+    return body

@@ -1,0 +1,230 @@
+"""The emitter SDK: validate at the edge, pseudonymise identities, send with delivery reports.
+
+    from sdk import Producer
+    with Producer.from_settings() as producer:
+        outcome = producer.send({"type": "donation.collected", "facility_id": "BS01",
+                                 "occurred_at": "...", "payload": {...,
+                                 "donor_national_id": "110101199001011234"}})
+        producer.flush()          # raises DeliveryFailed if the broker did not confirm
+
+confluent-kafka, idempotent, acks=all. Missing envelope fields (event_id, recorded_at,
+schema_version) are filled in. ``donor_national_id`` / ``recipient_national_id`` are replaced
+by keyed pseudonyms before anything leaves the process. An event that breaks its contract is
+not sent to the event topic; it goes to the dead-letter topic with its reason, and the caller
+gets the reason back. Nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Producer as KafkaProducer
+
+from infra.errors import BrokerUnavailable, DeliveryFailed, EventRejected
+from infra.settings import Settings, get_settings
+from models.events import CURRENT_SCHEMA_VERSION, partition_key
+from models.pseudonym import pseudonymise
+from models.validation import parse_event
+
+_IDENTITY_FIELDS = {"donor_national_id": "donor_id", "recipient_national_id": "recipient_id"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one event: accepted (sent to the event topic) or rejected with why."""
+
+    index: int
+    accepted: bool
+    event_id: str | None
+    reason: str | None = None
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"index": self.index, "accepted": self.accepted}
+        data["event_id"] = self.event_id
+        if not self.accepted:
+            data["reason"], data["detail"] = self.reason, self.detail
+        return data
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def complete_envelope(event: dict[str, Any], key: bytes) -> dict[str, Any]:
+    """Fill in defaults and pseudonymise raw identities (pure; returns a new dict)."""
+    out = dict(event)
+    out.setdefault("event_id", str(uuid.uuid4()))
+    out.setdefault("schema_version", CURRENT_SCHEMA_VERSION)
+    out.setdefault("recorded_at", datetime.now(UTC).isoformat().replace("+00:00", "Z"))
+    payload = out.get("payload")
+    if isinstance(payload, dict) and any(k in payload for k in _IDENTITY_FIELDS):
+        payload = dict(payload)
+        for raw_field, pseudo_field in _IDENTITY_FIELDS.items():
+            if raw_field in payload:
+                value = payload.pop(raw_field)
+                if value is not None:
+                    payload[pseudo_field] = pseudonymise(str(value), key)
+        out["payload"] = payload
+    return out
+
+
+def redact(raw: bytes) -> bytes:
+    """Drop raw identity fields from a refused event before it is stored anywhere."""
+    if b"national_id" not in raw:
+        return raw
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return b'{"redacted": "unparseable event that contained a national ID"}'
+    payload = obj.get("payload") if isinstance(obj, dict) else None
+    if isinstance(payload, dict):
+        for raw_field in _IDENTITY_FIELDS:
+            if raw_field in payload:
+                payload[raw_field] = "[redacted]"
+    return orjson.dumps(obj)
+
+
+def dead_letter_record(
+    raw: bytes, reason: str, detail: str, source: str, event: Any = None
+) -> bytes:
+    obj = event if isinstance(event, dict) else {}
+    return orjson.dumps(
+        {
+            "rejected_at": datetime.now(UTC).isoformat(),
+            "source": source,
+            "reason": reason,
+            "detail": detail,
+            "event_id": str(obj.get("event_id", "")),
+            "event_type": str(obj.get("type", "")),
+            "facility_id": str(obj.get("facility_id", "")),
+            "raw": redact(raw).decode("utf-8", errors="replace"),
+        }
+    )
+
+
+class Producer:
+    """Validating, pseudonymising, idempotent Kafka producer for Bloodtrace events."""
+
+    def __init__(self, settings: Settings, *, source: str = "sdk", linger_ms: int = 5) -> None:
+        self.settings = settings
+        self.source = source
+        self._key = settings.pseudonym_secret()
+        self._events_topic = settings.topic("events.raw")
+        self._dead_letter_topic = settings.topic("events.deadletter")
+        self.stats = DeliveryStats()
+        self._lock = threading.Lock()
+        self._kafka = KafkaProducer(
+            {
+                "bootstrap.servers": settings.bootstrap_servers,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": linger_ms,
+                "message.timeout.ms": 30000,
+                "queue.buffering.max.messages": 1_000_000,
+                "error_cb": self._on_error,
+            }
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> Producer:
+        return cls(settings or get_settings(), **kwargs)
+
+    def __enter__(self) -> Producer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.flush()
+
+    # ---- callbacks -------------------------------------------------------------------
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal() or error.code() == KafkaError._ALL_BROKERS_DOWN:
+            with self._lock:
+                self.stats.errors.append(str(error))
+
+    def _on_delivery(self, error: KafkaError | None, _msg: Any) -> None:
+        with self._lock:
+            if error is None:
+                self.stats.delivered += 1
+            else:
+                self.stats.failed += 1
+                self.stats.errors.append(str(error))
+
+    # ---- sending ---------------------------------------------------------------------
+    def _produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+        while True:
+            try:
+                self._kafka.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                self.stats.sent += 1
+                return
+            except BufferError:
+                self._kafka.poll(0.05)  # local queue full: let deliveries drain
+            except KafkaException as exc:
+                raise BrokerUnavailable(f"Cannot send to {topic}: {exc}") from exc
+
+    def send(self, event: dict[str, Any] | bytes, index: int = 0) -> Outcome:
+        """Validate and send one event; returns its outcome (refused ones go to dead letter)."""
+        obj: Any = None
+        if isinstance(event, bytes):
+            try:
+                obj = orjson.loads(event)
+            except orjson.JSONDecodeError:
+                obj = None
+        else:
+            obj = event
+        if isinstance(obj, dict):
+            obj = complete_envelope(obj, self._key)
+            raw = orjson.dumps(obj)
+        else:
+            raw = event if isinstance(event, bytes) else orjson.dumps(event)
+        try:
+            parsed = parse_event(raw, rules=self.settings.ingest)
+        except EventRejected as exc:
+            record = dead_letter_record(raw, exc.reason, exc.detail, self.source, obj)
+            self._produce(self._dead_letter_topic, None, record)
+            event_id = str(obj.get("event_id")) if isinstance(obj, dict) else None
+            return Outcome(index, False, event_id, exc.reason, exc.detail)
+        self._produce(self._events_topic, partition_key(parsed).encode(), raw)
+        self._kafka.poll(0)
+        return Outcome(index, True, str(parsed.event_id))
+
+    def send_many(self, events: Iterable[dict[str, Any] | bytes]) -> Iterator[Outcome]:
+        for index, event in enumerate(events):
+            yield self.send(event, index)
+
+    def send_raw(self, value: bytes, key: bytes | None = None) -> None:
+        """Send bytes to the event topic unvalidated (for tests of the stream's own checks)."""
+        self._produce(self._events_topic, key, value)
+
+    def flush(self, timeout: float = 60.0) -> DeliveryStats:
+        """Wait for every delivery report; raise DeliveryFailed if any event was not confirmed."""
+        remaining = self._kafka.flush(timeout)
+        if remaining or self.stats.failed:
+            raise DeliveryFailed(
+                f"{self.stats.failed + remaining} event(s) not confirmed by the broker at "
+                f"{self.settings.bootstrap_servers}"
+                + (f": {self.stats.errors[-1]}" if self.stats.errors else ""),
+                hint="Nothing was acknowledged for them: send them again (event ids make "
+                "a resend harmless).",
+                failed=self.stats.failed,
+                pending=remaining,
+            )
+        return self.stats
