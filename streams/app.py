@@ -26,6 +26,7 @@ from confluent_kafka import Producer as KafkaProducer
 from infra.errors import DeliveryFailed, EventRejected
 from infra.settings import Settings
 from infra.warehouse import thread_client
+from models.alerts import ALERT_COLUMNS, Alert, alert_row
 from models.events import partition_key
 from models.validation import parse_event
 from sdk.producer import dead_letter_record
@@ -99,6 +100,13 @@ class PlatformContext:
                 f"{remaining + len(failures)} message(s) to {topic} not confirmed",
                 hint="The batch is not acknowledged and will be processed again.",
             )
+
+    def raise_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Send alerts to the alerts topic (call in a worker thread, e.g. via in_warehouse);
+        the platform stores each in the alerts table."""
+        if alerts:
+            topic = self.settings.topic("alerts")
+            self.forward(topic, [(a.subject.encode(), a.to_record()) for a in alerts])
 
     def track(self, events: Sequence[Any]) -> None:
         """Remember the last offset processed per partition, for consumer lag."""
@@ -225,6 +233,28 @@ def _register_ingest(ctx: PlatformContext) -> None:
             for item in items:
                 if item.source != "stream":  # the stream's own refusals are counted above
                     metrics.rejected.labels(item.reason).inc()
+            ctx.track(events)
+
+    alerts_topic = app.topic(settings.topic("alerts"), value_type=bytes, key_type=bytes)
+
+    def write_alerts(rows: list[tuple[Any, ...]]) -> int:
+        sink = sink_for("alerts")
+        return sink.write_tables({"alerts": (list(ALERT_COLUMNS), rows)})
+
+    @app.agent(alerts_topic, name="store-alerts")
+    async def store_alerts(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(
+            settings.sink_batch_size, within=settings.sink_batch_seconds
+        ):
+            rows = []
+            for event in events:
+                try:
+                    rows.append(
+                        alert_row(event.value, event.message.partition, event.message.offset)
+                    )
+                except Exception as exc:  # a malformed alert must not stop the stream
+                    log.error("unreadable alert record skipped: %s", exc)
+            await ctx.in_warehouse(write_alerts, rows)
             ctx.track(events)
 
     @app.timer(interval=2.0)

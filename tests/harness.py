@@ -1,0 +1,208 @@
+"""Test harness: a real Tansu broker and a real platform (in a thread or a child process).
+
+No mocks: the broker is the embedded Tansu binary, the warehouse is chDB in a temp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from infra.broker import EmbeddedBroker, start_embedded_broker
+from infra.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def tansu(tmp: Path) -> Iterator[str]:
+    """A Tansu broker on a free port; yields its bootstrap address."""
+    settings = Settings(data_dir=tmp, embedded_broker_port=free_port())
+    broker: EmbeddedBroker = start_embedded_broker(settings)
+    try:
+        yield settings.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+def platform_settings(tmp: Path, bootstrap: str, **overrides: Any) -> Settings:
+    """Settings for one isolated platform: own topics, group, data dir and API port."""
+    tag = uuid.uuid4().hex[:8]
+    values: dict[str, Any] = {
+        "data_dir": tmp,
+        "broker_url": bootstrap,
+        "api_port": free_port(),
+        "topic_prefix": f"t{tag}",
+        "app_id": f"bloodtrace-{tag}",
+        "pseudonym_key": "test-key",
+        "sink_batch_seconds": 0.1,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process use these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BLOODTRACE_")}
+    env.update(
+        BLOODTRACE_DATA_DIR=str(settings.data_dir),
+        BLOODTRACE_BROKER_URL=settings.broker_url or "",
+        BLOODTRACE_API_PORT=str(settings.api_port),
+        BLOODTRACE_TOPIC_PREFIX=settings.topic_prefix,
+        BLOODTRACE_APP_ID=settings.app_id,
+        BLOODTRACE_PSEUDONYM_KEY="test-key",
+        BLOODTRACE_SINK_BATCH_SECONDS=str(settings.sink_batch_seconds),
+    )
+    return env
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2, what: str = ""
+) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except Exception as exc:  # the thing waited for may not be up yet
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what or predicate}: {last!r}")
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@dataclass
+class ThreadPlatform:
+    """The platform in a thread of the test process, which can then query chDB itself."""
+
+    settings: Settings
+    platform: Any
+    server: Any
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return self.settings.api_base_url
+
+    def status(self) -> dict[str, Any]:
+        return httpx.get(f"{self.url}/v1/status", timeout=30).json()  # type: ignore[no-any-return]
+
+    def wait_accepted(self, count: int, timeout: float = 60) -> None:
+        wait_until(
+            lambda: self.platform.ctx.metrics.snapshot()["accepted"] >= count,
+            timeout,
+            what=f"{count} accepted events",
+        )
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        """Until every consumed partition has no lag for two looks in a row."""
+
+        def idle() -> bool:
+            self.platform.ctx.update_lag()
+            lag = self.platform.ctx.metrics.snapshot()["consumer_lag"]
+            return bool(lag) and not any(lag.values())
+
+        wait_until(lambda: idle() and (time.sleep(0.5) or idle()), timeout, what="zero lag")
+
+
+@contextmanager
+def thread_platform(settings: Settings) -> Iterator[ThreadPlatform]:
+    import uvicorn
+
+    from api.app import create_api
+    from streams.platform import Platform
+
+    platform = Platform(settings)
+    platform.prepare()
+    api = create_api(lifespan=platform.lifespan())
+    server = uvicorn.Server(
+        uvicorn.Config(
+            api, host="127.0.0.1", port=settings.api_port, log_level="warning", lifespan="on"
+        )
+    )
+    thread = threading.Thread(target=server.run, name="platform", daemon=True)
+    thread.start()
+    handle = ThreadPlatform(settings, platform, server, thread)
+    try:
+        wait_until(lambda: _healthy(handle.url), 60, what="platform health")
+        yield handle
+    finally:
+        server.should_exit = True
+        thread.join(60)
+        platform.shutdown()
+
+
+@dataclass
+class ProcessPlatform:
+    """`bloodtrace serve` as a child process, for crash tests."""
+
+    settings: Settings
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.settings.api_base_url
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def status(self) -> dict[str, Any]:
+        return httpx.get(f"{self.url}/v1/status", timeout=30).json()  # type: ignore[no-any-return]
+
+
+def start_process_platform(settings: Settings, log_name: str = "platform.log") -> ProcessPlatform:
+    log_path = Path(settings.data_dir) / log_name
+    handle = log_path.open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve"],
+        env=settings_env(settings),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    platform = ProcessPlatform(settings, proc, log_path)
+    try:
+        wait_until(
+            lambda: proc.poll() is not None or _healthy(platform.url), 90, what="platform health"
+        )
+    except TimeoutError:
+        platform.kill()
+        raise
+    if proc.poll() is not None:
+        raise RuntimeError(f"platform exited with {proc.returncode}:\n{log_path.read_text()}")
+    return platform
