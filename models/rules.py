@@ -108,6 +108,15 @@ class LifecycleRules(BaseModel):
 class QualityRules(BaseModel):
     freshness_max_silence_hours: int = 48
     schedule_seconds: int = 3600
+    # (assumed) a collection may miss its nominal bag volume (200/300/400 ml) by this fraction
+    # before it counts as under-volume (or, above, as an implausible volume).
+    volume_tolerance_fraction: float = 0.10
+    apheresis_max_volume_ml: int = 650  # (assumed) plausible ceiling of one apheresis collection
+    # (assumed) additive solution lets a donation's components add up to more than it collected.
+    component_additive_allowance: float = 0.35
+    # Alerts (rule LIKE any pattern) that confirm a cold-chain excursion, if a processor raises them.
+    excursion_alert_rule_patterns: list[str] = Field(default_factory=lambda: ["%excursion%"])
+    max_findings_per_check: int = 10000  # beyond this a check's findings are counted, not stored
 
 
 class IngestRules(BaseModel):
