@@ -39,6 +39,12 @@ def _translate(exc: Exception, dsn_hint: str) -> WarehouseError:
             hint="Only one process may own a chDB directory: stop the running platform "
             "(`bloodtrace serve`) or use its HTTP API, or set BLOODTRACE_DATA_DIR elsewhere.",
         )
+    if "already initialized with path" in text:
+        return WarehouseLocked(
+            f"This process already has another embedded warehouse open; it cannot open {dsn_hint}.",
+            hint="chDB allows one data directory per process for its whole life: use one "
+            "directory and separate databases (BLOODTRACE_WAREHOUSE_DATABASE).",
+        )
     if isinstance(exc, ClickHouseError | OSError) and any(
         s in text for s in ("Connection refused", "Failed to establish", "timed out", "Errno")
     ):

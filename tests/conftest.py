@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,9 +23,33 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield bootstrap
 
 
+@pytest.fixture(scope="session")
+def warehouse_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """chDB allows one data path per process for its whole life: tests share one path and
+    each gets its own database (see the `settings` and `warehouse_settings` fixtures)."""
+    return f"chdb://{tmp_path_factory.mktemp('chdb')}/warehouse"
+
+
 @pytest.fixture
-def settings(tmp_path: Path, broker: str) -> Settings:
-    return platform_settings(tmp_path, broker)
+def warehouse_settings(tmp_path: Path, warehouse_dsn: str) -> Settings:
+    """Settings for a test that needs only the warehouse: a fresh database of its own."""
+    return Settings(
+        data_dir=tmp_path,
+        warehouse_url=warehouse_dsn,
+        warehouse_database=f"t_{uuid.uuid4().hex[:10]}",
+        pseudonym_key="test-key",
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, broker: str, warehouse_dsn: str) -> Settings:
+    """Settings for a platform in this process: own topics, group, API port and database."""
+    return platform_settings(
+        tmp_path,
+        broker,
+        warehouse_url=warehouse_dsn,
+        warehouse_database=f"t_{uuid.uuid4().hex[:10]}",
+    )
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ No mocks: the broker is the embedded Tansu binary, the warehouse is chDB in a te
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -69,7 +70,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
         BLOODTRACE_APP_ID=settings.app_id,
         BLOODTRACE_PSEUDONYM_KEY="test-key",
         BLOODTRACE_SINK_BATCH_SECONDS=str(settings.sink_batch_seconds),
+        BLOODTRACE_SINK_BATCH_SIZE=str(settings.sink_batch_size),
+        BLOODTRACE_WAREHOUSE_DATABASE=settings.warehouse_database,
     )
+    if settings.warehouse_url is not None:
+        env["BLOODTRACE_WAREHOUSE_URL"] = settings.warehouse_url.get_secret_value()
     return env
 
 
@@ -206,3 +211,19 @@ def start_process_platform(settings: Settings, log_name: str = "platform.log") -
     if proc.poll() is not None:
         raise RuntimeError(f"platform exited with {proc.returncode}:\n{log_path.read_text()}")
     return platform
+
+
+def query_in_child(settings: Settings, sql: str) -> list[Any]:
+    """First row of a query run by a separate process on this settings' warehouse."""
+    script = (
+        "import json, sys\n"
+        "from infra.settings import Settings\n"
+        "from infra.warehouse import connect\n"
+        "row = connect(Settings()).query(sys.argv[1]).result_rows[0]\n"
+        "print(json.dumps([int(v) if isinstance(v, int) else str(v) for v in row]))\n"
+    )
+    env = settings_env(settings)
+    out = subprocess.run(
+        [sys.executable, "-c", script, sql], env=env, capture_output=True, check=True, timeout=120
+    )
+    return json.loads(out.stdout.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
