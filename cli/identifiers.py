@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
             return
         console.print(f"DIN              {din.code}")
         console.print(f"facility         {din.facility}")
-        console.print(f"year             20{din.year}")
+        console.print(f"year             {din.year}")
         console.print(f"sequence         {din.sequence}")
         console.print(f"check character  {din.check}  (barcode flag {din.check_flag})")
         console.print(f"eye-readable     {din.full}")

@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "cli.identifiers",
     "cli.platform",
     "cli.producers",
+    "cli.demo",
 ]
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -32,3 +32,14 @@ def metrics() -> Response:
 def status() -> dict[str, Any]:
     """Everything `bloodtrace status` prints, as JSON."""
     return platform().status()
+
+
+@router.post("/v1/jobs/{name}")
+def run_job(name: str) -> dict[str, Any]:
+    """Run a scheduled job (quality, dbt) now and return its result."""
+    from infra.errors import NotFound
+
+    try:
+        return platform().run_job(name)
+    except KeyError as exc:
+        raise NotFound(f"No job named {name!r}.", hint="Jobs: quality, dbt.") from exc

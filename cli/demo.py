@@ -1,0 +1,189 @@
+"""`bloodtrace demo`: the main job on the embedded defaults, end to end.
+
+Starts the platform (or uses the one already running), simulates a city through the SDK, waits
+until every event is in the warehouse, runs the quality checks and the dbt marts, prints a
+summary and stops the platform it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cli._output import console, print_json, print_table
+from cli._platform import api_call, platform_is_up
+from cli.producers import simulate_and_emit
+from infra.errors import BloodtraceError, PlatformNotRunning
+from infra.settings import Settings, get_settings
+
+
+def _start_platform(settings: Settings) -> subprocess.Popen[bytes]:
+    log_dir = settings.data_path / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "platform.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve"],
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ),
+    )
+    deadline = time.monotonic() + 120
+    with console.status("starting the platform (broker, warehouse, worker, API)…"):
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise PlatformNotRunning(
+                    f"The platform exited with code {proc.returncode} while starting.",
+                    hint=f"See {log_path}.",
+                )
+            if platform_is_up(settings):
+                try:
+                    health = api_call(settings, "GET", "/health")
+                except BloodtraceError:
+                    health = {}
+                if health.get("status") == "ok":
+                    return proc
+            time.sleep(0.5)
+    proc.terminate()
+    raise PlatformNotRunning(
+        "The platform did not become healthy within 120 s.", hint=str(log_path)
+    )
+
+
+def _wait_for_pipeline(settings: Settings, target: int) -> dict[str, Any]:
+    """Until accepted + duplicates + rejected-by-stream covers what was sent and lag is 0."""
+    with Progress(
+        TextColumn("[bold]into the warehouse"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("stream", total=target)
+        quiet_since: float | None = None
+        while True:
+            status = api_call(settings, "GET", "/v1/status")
+            metrics = status["metrics"]
+            done = metrics["accepted"] + metrics["duplicates"]
+            bar.update(task, completed=min(done, target))
+            idle = metrics["consumer_lag"] and not any(metrics["consumer_lag"].values())
+            if idle and done >= target:
+                return status
+            if idle:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since > 20:
+                    return status  # nothing left in the topics: the rest were refused
+            else:
+                quiet_since = None
+            time.sleep(1)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        days: int = typer.Option(365, "--days", help="Days of city life to simulate."),
+        city: str = typer.Option(
+            "small", "--city", help="City preset: small (default), prefecture, province."
+        ),
+        start: str = typer.Option("2025-01-01", "--start", help="First simulated day."),
+        seed: int = typer.Option(7, "--seed", help="Random seed (same seed, same city)."),
+        keep_running: bool = typer.Option(
+            False, "--keep-running", help="Leave the platform running afterwards."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Run the whole platform on the embedded defaults: start it, simulate a city for a
+        year, stream every event into the warehouse, run quality checks and dbt marts, and
+        print a summary. Data stays in the data directory (default ./var)."""
+        settings = get_settings()
+        began = time.perf_counter()
+        started_here = None
+        if not platform_is_up(settings):
+            started_here = _start_platform(settings)
+        try:
+            before = api_call(settings, "GET", "/v1/status")["metrics"]
+            sent = simulate_and_emit(days=days, start=start, city=city, seed=seed)
+            status = _wait_for_pipeline(
+                settings, before["accepted"] + before["duplicates"] + sent["emitted"]
+            )
+            jobs: dict[str, Any] = {}
+            for job in ("quality", "dbt"):
+                with console.status(f"running {job}…"):
+                    try:
+                        jobs[job] = api_call(settings, "POST", f"/v1/jobs/{job}", timeout=1800)
+                    except BloodtraceError as exc:
+                        jobs[job] = {"status": "failed", "error": exc.message}
+            status = api_call(settings, "GET", "/v1/status")
+        finally:
+            if started_here is not None and not keep_running:
+                with console.status("stopping the platform…"):
+                    started_here.send_signal(signal.SIGTERM)
+                    try:
+                        started_here.wait(90)
+                    except subprocess.TimeoutExpired:
+                        started_here.kill()
+        summary = _summary(settings, sent, status, jobs, time.perf_counter() - began)
+        if as_json:
+            print_json(summary)
+        else:
+            _print_summary(summary)
+
+
+def _summary(
+    settings: Settings,
+    sent: dict[str, Any],
+    status: dict[str, Any],
+    jobs: dict[str, Any],
+    seconds: float,
+) -> dict[str, Any]:
+    metrics = status["metrics"]
+    return {
+        "events_emitted": sent["emitted"],
+        "refused_at_the_edge": sent["rejected"],
+        "accepted": metrics["accepted"],
+        "duplicates_dropped": metrics["duplicates"],
+        "rejected_by_reason": metrics["rejected"],
+        "rows_per_table": status["tables"],
+        "jobs": jobs,
+        "seconds": round(seconds, 1),
+        "data_dir": str(settings.data_path),
+    }
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    console.rule("Bloodtrace demo")
+    console.print(
+        f"events emitted {summary['events_emitted']:,}   accepted {summary['accepted']:,}   "
+        f"duplicates dropped {summary['duplicates_dropped']:,}   "
+        f"time {summary['seconds']} s",
+        highlight=False,
+    )
+    rejected = summary["rejected_by_reason"]
+    print_table(
+        f"rejected: {sum(rejected.values())}",
+        ["reason", "events"],
+        sorted(rejected.items()) or [("(none)", 0)],
+    )
+    rows = {k: v for k, v in summary["rows_per_table"].items() if v}
+    print_table("warehouse rows", ["table", "rows"], sorted(rows.items()))
+    for name, job in summary["jobs"].items():
+        result = job.get("result") if isinstance(job, dict) else None
+        line = f"{name}: {job.get('status')} in {job.get('seconds', '?')} s"
+        if job.get("error"):
+            line += f" — {job['error']}"
+        console.print(line, highlight=False)
+        if isinstance(result, dict):
+            for key, value in result.items():
+                if isinstance(value, dict) and value and len(value) <= 20:
+                    print_table(f"{name}: {key}", ["", ""], sorted(value.items(), key=str))
+    console.print(f"data: {summary['data_dir']}", highlight=False)
+    console.print(
+        "next: `bloodtrace serve` then `bloodtrace status`; `bloodtrace din check G123498654321H`",
+        highlight=False,
+    )
