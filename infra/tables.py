@@ -8,6 +8,7 @@ migration fails the tests.
 
 from __future__ import annotations
 
+import operator
 import types
 import typing
 from collections.abc import Callable
@@ -108,14 +109,6 @@ def clickhouse_type(name: str, annotation: Any) -> str:
     return f"Nullable({base})" if optional else base
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if value is None:
-        return None
-    return value
-
-
 @dataclass(frozen=True)
 class TableSpec:
     event_type: str
@@ -165,25 +158,26 @@ def _spec(event_type: str, payload: type[Payload]) -> TableSpec:
         ]
     columns = tuple(envelope + body + [("src_partition", "UInt16"), ("src_offset", "UInt64")])
 
+    # Hot path (every event): attrgetter, and no per-value type checks. Enum members are str
+    # subclasses and serialise as their value; only optional strings need None -> ''.
+    string_cols = {name for name, ch_type in body if "String" in ch_type and "Array" not in ch_type}
+    blank_when_none = [i for i, name in enumerate(flat) if name in string_cols]
+    get_flat = operator.attrgetter(*flat) if len(flat) > 1 else None
+    list_name = next(iter(nested), "")
+    get_item = operator.attrgetter(*item_fields) if nested and len(item_fields) > 1 else None
+
     def rows(event: EnvelopeBase) -> list[tuple[Any, ...]]:
         p = event.payload  # type: ignore[attr-defined]
         head = (event.event_id, event.occurred_at, event.recorded_at, event.facility_id)
-        values = tuple(_plain(getattr(p, name)) for name in flat)
-        values = tuple(
-            "" if v is None and _is_string(col) else v for v, col in zip(values, flat, strict=True)
-        )
+        values = get_flat(p) if get_flat is not None else (getattr(p, flat[0]),)
+        if any(values[i] is None for i in blank_when_none):
+            values = tuple(
+                "" if v is None and i in blank_when_none else v for i, v in enumerate(values)
+            )
         if not nested:
             return [head + values]
-        items: list[BaseModel] = getattr(p, next(iter(nested)))
-        return [
-            head + values + tuple(_plain(getattr(item, name)) for name in item_fields)
-            for item in items
-        ]
-
-    string_cols = {name for name, ch_type in body if "String" in ch_type and "Array" not in ch_type}
-
-    def _is_string(col: str) -> bool:
-        return col in string_cols
+        assert get_item is not None
+        return [head + values + get_item(item) for item in getattr(p, list_name)]
 
     return TableSpec(event_type, table, columns, _order_by(flat), rows)
 

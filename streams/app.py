@@ -13,17 +13,20 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import faust
 import orjson
 from confluent_kafka import Producer as KafkaProducer
 
-from infra.errors import DeliveryFailed, EventRejected
+from infra.errors import BloodtraceError, DeliveryFailed, EventRejected
 from infra.settings import Settings
 from infra.warehouse import thread_client
 from models.alerts import ALERT_COLUMNS, Alert, alert_row
@@ -185,35 +188,59 @@ def _register_ingest(ctx: PlatformContext) -> None:
             )
         return len(fresh)
 
+    def process_batch(records: list[tuple[bytes, int, int]]) -> int:
+        """Validate, store and forward one batch; runs in the warehouse thread."""
+        now = datetime.now(UTC)
+        good: list[Sourced] = []
+        refused: list[bytes] = []
+        for raw, partition, offset in records:
+            try:
+                parsed = parse_event(raw, rules=settings.ingest, now=now)
+            except EventRejected as exc:
+                metrics.rejected.labels(exc.reason).inc()
+                refused.append(
+                    dead_letter_record(raw, exc.reason, exc.detail, "stream", _loose(raw))
+                )
+                continue
+            good.append(Sourced(parsed, raw, partition, offset))
+        started = time.perf_counter()
+        written = retrying(lambda: write_valid(good, refused))
+        metrics.accepted.inc(written)
+        metrics.sink_batch_size.observe(len(records))
+        metrics.sink_batch_seconds.observe(time.perf_counter() - started)
+        for table, count in sink_for("events.raw").stats.rows_written.items():
+            metrics.rows_written.labels(table)._value.set(count)
+        return written
+
     @app.agent(raw_topic, name="validate-and-store")
     async def validate_and_store(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(
+        # Each batch is processed in the warehouse thread while this loop gathers the next
+        # one (the thread takes them in order). A batch is acknowledged only once it is
+        # processed, so a crash at any point re-reads it, and the sink makes that harmless.
+        loop = asyncio.get_running_loop()
+        in_flight: deque[asyncio.Future[int]] = deque()
+        acks: set[asyncio.Task[None]] = set()
+
+        def acknowledge(events: Sequence[Any], future: asyncio.Future[int]) -> None:
+            if future.cancelled() or future.exception() is not None:
+                return
+            ctx.track(events)
+            task = loop.create_task(_ack_all(stream, events))
+            acks.add(task)
+            task.add_done_callback(acks.discard)
+
+        async for events in stream.noack().take_events(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
-            now = datetime.now(UTC)
-            good: list[Sourced] = []
-            refused: list[bytes] = []
-            for event in events:
-                raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
-                message = event.message
-                try:
-                    parsed = parse_event(raw, rules=settings.ingest, now=now)
-                except EventRejected as exc:
-                    metrics.rejected.labels(exc.reason).inc()
-                    refused.append(
-                        dead_letter_record(raw, exc.reason, exc.detail, "stream", _loose(raw))
-                    )
-                    continue
-                good.append(Sourced(parsed, raw, message.partition, message.offset))
-            started = asyncio.get_running_loop().time()
-            written = await ctx.in_warehouse(write_valid, good, refused)
-            elapsed = asyncio.get_running_loop().time() - started
-            metrics.accepted.inc(written)
-            metrics.sink_batch_size.observe(len(events))
-            metrics.sink_batch_seconds.observe(elapsed)
-            ctx.track(events)
-            for table, count in sink_for("events.raw").stats.rows_written.items():
-                metrics.rows_written.labels(table)._value.set(count)
+            records = [
+                (_raw(event.value), event.message.partition, event.message.offset)
+                for event in events
+            ]
+            future = loop.run_in_executor(ctx.warehouse_executor, process_batch, records)
+            future.add_done_callback(partial(acknowledge, events))
+            in_flight.append(future)
+            while len(in_flight) > 1 or (in_flight and in_flight[0].done()):
+                await in_flight.popleft()  # re-raises a failed batch: the agent restarts
 
     def write_rejected(items: list[Rejected]) -> int:
         sink = sink_for("events.deadletter")
@@ -329,3 +356,29 @@ def _drop_known_event_ids(sink: WarehouseSink, items: list[Sourced]) -> list[Sou
         written[event_id] = position
         fresh.append(item)
     return fresh
+
+
+def _raw(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else bytes(value or b"")
+
+
+async def _ack_all(stream: Any, events: Sequence[Any]) -> None:
+    for event in events:
+        await stream.ack(event)
+
+
+def retrying(write: Callable[[], T], *, attempts: int = 0) -> T:
+    """Run a write until it succeeds, backing off on transient errors (broker or warehouse
+    briefly down); a terminal error is raised at once. ``attempts`` 0 means no limit."""
+    delay = 0.5
+    tried = 0
+    while True:
+        try:
+            return write()
+        except BloodtraceError as exc:
+            tried += 1
+            if not exc.transient or (attempts and tried >= attempts):
+                raise
+            log.warning("transient error, retrying in %.1f s: %s", delay, exc.message)
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)

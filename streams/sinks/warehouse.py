@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from clickhouse_connect.driver.client import Client
 
 from infra.tables import EVENTS_COLUMNS, TABLES
 from infra.warehouse import insert
-from models.events import EnvelopeBase
+from models.events import PAYLOADS, EnvelopeBase
 
 REJECTED_COLUMNS = (
     "rejected_at",
@@ -65,25 +65,29 @@ class Rejected:
     rejected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def _payload_value(event: EnvelopeBase, name: str) -> str:
-    value = getattr(getattr(event, "payload", None), name, None)
-    return "" if value is None else str(value)
+_LOOKUP_FIELDS = ("din", "product_code", "donor_id", "recipient_id", "equipment_id")
+# Per event type, a getter for the lookup fields its payload has ('' for the others).
+_LOOKUPS: dict[str, Callable[[Any], tuple[str, ...]]] = {}
+for _name, _payload in PAYLOADS.items():
+    _present = [f for f in _LOOKUP_FIELDS if f in _payload.model_fields]
+
+    def _getter(payload: Any, present: list[str] = _present) -> tuple[str, ...]:
+        found = {f: getattr(payload, f) for f in present}
+        return tuple(found.get(f) or "" for f in _LOOKUP_FIELDS)
+
+    _LOOKUPS[_name] = _getter
 
 
 def _events_row(item: Sourced) -> tuple[Any, ...]:
-    e = item.event
+    e: Any = item.event
     return (
         e.event_id,
-        getattr(e, "type", ""),
+        e.type,
         e.schema_version,
         e.occurred_at,
         e.recorded_at,
         e.facility_id,
-        _payload_value(e, "din"),
-        _payload_value(e, "product_code"),
-        _payload_value(e, "donor_id"),
-        _payload_value(e, "recipient_id"),
-        _payload_value(e, "equipment_id"),
+        *_LOOKUPS[e.type](e.payload),
         item.raw.decode("utf-8", errors="replace"),
         item.partition,
         item.offset,

@@ -1,0 +1,231 @@
+"""End-to-end pipeline throughput against a bare Faust consume loop, in one run.
+
+Both read the same pre-filled topic on a real Tansu broker with a fresh consumer group each:
+- baseline: a Faust agent that takes batches of raw bytes and does nothing with them;
+- pipeline: the platform's own app (validate, drop resent ids, write every warehouse table,
+  forward to events.valid, keep refused events), i.e. validation to warehouse rows.
+Timing runs from the first event consumed to the last one handled, so the ~3 s group join is
+not counted for either. Rounds alternate (baseline, pipeline, baseline, …) because the machine
+is noisy; the report gives each round and the median ratio.
+
+Entry point: ``run(events: int = 100_000, rounds: int = 2) -> dict``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+from confluent_kafka import Producer as KafkaProducer
+from faust.contrib.asgi import faust_app_running
+
+from infra.broker import ensure_topics, start_embedded_broker
+from infra.settings import Settings
+from infra.warehouse import connect, migrate
+from models.isbt128 import make_din
+from models.pseudonym import pseudonymise
+from streams.app import create_app
+
+
+def make_events(count: int) -> list[tuple[bytes, bytes]]:
+    """(key, value) pairs: a realistic mix of donations, test panels and temperature readings."""
+    key = b"bench"
+    out: list[tuple[bytes, bytes]] = []
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    for i in range(count):
+        at = base + timedelta(seconds=i * 7)
+        din = make_din("C4501", 25, i // 3)
+        kind = i % 3
+        if kind == 0:
+            event_type = "donation.collected"
+            payload: dict[str, Any] = {
+                "din": din,
+                "donor_id": pseudonymise(f"ID{i}", key),
+                "donation_kind": "whole_blood",
+                "volume_ml": 400,
+                "site_id": f"S{i % 12:02d}",
+                "site_kind": "fixed_house",
+                "county_code": f"C{i % 6:02d}",
+                "abo_rh": "O+",
+                "donor_group": "student",
+                "donor_age": 18 + i % 30,
+                "donor_sex": "M" if i % 3 else "F",
+                "first_time": bool(i % 2),
+            }
+        elif kind == 1:
+            event_type = "test.result_recorded"
+            payload = {
+                "din": din,
+                "round": 1,
+                "results": [
+                    {"marker": m, "method": "ELISA", "reactive": False}
+                    for m in ("HBsAg", "anti-HCV", "anti-HIV", "anti-TP")
+                ]
+                + [{"marker": "ALT", "method": "rate", "reactive": False, "value": 22.0}],
+            }
+        else:
+            event_type = "storage.temperature_recorded"
+            payload = {
+                "equipment_id": f"FR{i % 40:02d}",
+                "equipment_kind": "fridge",
+                "temperature_c": 4.0 + (i % 10) / 10,
+            }
+        event = {
+            "event_id": str(uuid.UUID(int=i + 1, version=4)),
+            "type": event_type,
+            "schema_version": 1,
+            "occurred_at": at.isoformat().replace("+00:00", "Z"),
+            "recorded_at": (at + timedelta(seconds=3)).isoformat().replace("+00:00", "Z"),
+            "facility_id": "BS01",
+            "payload": payload,
+        }
+        partition_key = payload.get("din") or payload["equipment_id"]
+        out.append((partition_key[:13].encode(), orjson.dumps(event)))
+    return out
+
+
+def _fill_topic(settings: Settings, events: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(
+        {"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 20, "acks": "all"}
+    )
+    topic = settings.topic("events.raw")
+    for key, value in events:
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(120)
+
+
+async def _time_consumption(app: faust.App, done: Any, timeout: float = 600) -> float:
+    """Seconds from the first event consumed to ``done()`` being true."""
+    async with faust_app_running(app, stop_timeout=30):
+        deadline = time.monotonic() + timeout
+        first: float | None = None
+        while time.monotonic() < deadline:
+            state = done()
+            if first is None and state["started"]:
+                first = state["started"]
+            if state["finished"]:
+                return float(state["finished"] - (first or state["started"]))
+            await asyncio.sleep(0.02)
+    raise TimeoutError("consumption did not finish")
+
+
+def _bare_loop(settings: Settings, total: int) -> float:
+    app = faust.App(
+        f"bare-{uuid.uuid4().hex[:6]}",
+        broker=f"kafka://{settings.bootstrap_servers}",
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout,
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval,
+        broker_max_poll_records=settings.sink_batch_size,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.topic_partitions,
+        datadir=str(settings.data_path / "bare"),
+    )
+    topic = app.topic(settings.topic("events.raw"), value_type=bytes, key_type=bytes)
+    state: dict[str, Any] = {"count": 0, "started": None, "finished": None}
+
+    @app.agent(topic)
+    async def consume(stream: faust.StreamT[bytes]) -> None:
+        async for batch in stream.take_events(settings.sink_batch_size, within=settings.sink_batch_seconds):
+            if state["started"] is None:
+                state["started"] = time.monotonic()
+            state["count"] += len(batch)
+            if state["count"] >= total and state["finished"] is None:
+                state["finished"] = time.monotonic()
+
+    return asyncio.run(_time_consumption(app, lambda: state))
+
+
+def _pipeline(settings: Settings, total: int) -> float:
+    ctx = create_app(settings)
+    metrics = ctx.metrics
+    state: dict[str, Any] = {"started": None, "finished": None}
+
+    def done() -> dict[str, Any]:
+        snap = metrics.snapshot()
+        handled = int(snap["accepted"]) + int(snap["duplicates"])  # type: ignore[call-overload]
+        sink = snap["sink"]
+        if state["started"] is None and isinstance(sink, dict) and sink.get("batches"):
+            # first batch finished: back-date by its own duration to its first event
+            state["started"] = time.monotonic() - float(sink.get("seconds", 0))
+        if handled >= total and state["finished"] is None:
+            state["finished"] = time.monotonic()
+        return state
+
+    try:
+        return asyncio.run(_time_consumption(ctx.app, done))
+    finally:
+        ctx.warehouse_executor.shutdown(wait=True)
+
+
+def run(events: int = 100_000, rounds: int = 2) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="bloodtrace-bench-"))
+    base = Settings(data_dir=work, embedded_broker_port=_free_port(), pseudonym_key="bench")
+    broker = start_embedded_broker(base)
+    try:
+        settings = base.model_copy(update={"broker_url": base.bootstrap_servers})
+        ensure_topics(settings)
+        print(f"filling {settings.topic('events.raw')} with {events:,} events…", flush=True)
+        _fill_topic(settings, make_events(events))
+        results = []
+        for round_no in range(rounds):
+            bare = _bare_loop(settings, events)
+            db = f"bench_{round_no}"
+            run_settings = settings.model_copy(
+                update={"app_id": f"pipeline-{round_no}-{uuid.uuid4().hex[:4]}", "warehouse_database": db}
+            )
+            migrate(connect(run_settings))
+            full = _pipeline(run_settings, events)
+            rows = connect(run_settings).query("select count() from events").result_rows[0][0]
+            if rows != events:
+                raise RuntimeError(f"pipeline wrote {rows} events, expected {events}")
+            results.append(
+                {
+                    "bare_events_per_s": round(events / bare),
+                    "pipeline_events_per_s": round(events / full),
+                    "ratio": round(bare / full, 3),
+                }
+            )
+            print(f"round {round_no + 1}: {results[-1]}", flush=True)
+        return {
+            "events": events,
+            "rounds": results,
+            "median_bare_events_per_s": statistics.median(r["bare_events_per_s"] for r in results),
+            "median_pipeline_events_per_s": statistics.median(
+                r["pipeline_events_per_s"] for r in results
+            ),
+            "median_ratio": statistics.median(r["ratio"] for r in results),
+        }
+    finally:
+        broker.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+if __name__ == "__main__":
+    import sys
+
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    print(orjson.dumps(run(count), option=orjson.OPT_INDENT_2).decode())
