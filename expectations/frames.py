@@ -1,0 +1,373 @@
+"""The frames the suites validate, pulled through clickhouse-connect (chDB or a server alike).
+
+A table suite's frame is the table's rows in the run's window, plus what a row-level check needs
+from elsewhere (how many rows share an event id or a DIN, the parent donation of a component).
+A cross-table frame has one row per thing a finding is about, built in SQL over the *whole*
+history of what the window touched: a unit released in this window is checked against tests
+stored long before it. Timestamps come back as naive UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+from clickhouse_connect.driver.client import Client
+
+from expectations.window import Window, sql_time
+from infra.settings import Settings
+from models.isbt128 import mod37_2
+
+DIN_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+@dataclass(frozen=True)
+class FrameContext:
+    client: Client
+    settings: Settings
+    window: Window
+    as_of: datetime  # the data clock: freshness and expiry are judged at this moment
+    disposition_after: datetime | None  # expiry deadlines after this were not judged before
+
+
+def query_frame(client: Client, sql: str) -> pd.DataFrame:
+    """A query's rows as a frame with a clean RangeIndex, and its columns even when empty."""
+    frame = client.query_df(sql)
+    if frame.empty and len(frame.columns) == 0:
+        names = client.query(f"select * from ({sql}) limit 0").column_names
+        frame = pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+    return frame.reset_index(drop=True)
+
+
+def naive_utc(moment: datetime) -> pd.Timestamp:
+    return pd.Timestamp(moment.astimezone(UTC).replace(tzinfo=None))
+
+
+def _array(values: list[str] | list[float] | list[int]) -> str:
+    if values and isinstance(values[0], str):
+        return "[" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + "]"
+    return "[" + ", ".join(repr(float(v)) for v in values) + "]"
+
+
+# ---- table frames --------------------------------------------------------------------------
+_IDENTITY = "toString(event_id) as event_id, occurred_at, facility_id"
+_TABLE_COLUMNS: dict[str, str] = {
+    "donor_registrations": "donor_id, sex, abo_rh, donor_group, county_code",
+    "donor_deferrals": "donor_id, reason",
+    "test_results": "din, round, marker, method, reactive, value",
+    "unit_releases": "din",
+    "unit_quarantines": "din, product_code, reason",
+    "unit_storage": "din, product_code, location_id, equipment_id",
+    "temperature_readings": "equipment_id, equipment_kind, temperature_c, interval_seconds",
+    "shipments": "din, product_code, to_facility_id",
+    "receipts": "din, product_code, from_facility_id, temperature_c",
+    "crossmatches": "din, product_code, recipient_id, recipient_abo_rh",
+    "unit_issues": "din, product_code, ward",
+    "unit_returns": "din, product_code, minutes_out_of_refrigeration",
+    "transfusions": "din, product_code, recipient_id, recipient_abo_rh, ward",
+    "transfusion_reactions": "din, product_code, category, severity",
+    "discards": "din, product_code, cause, volume_ml",
+    "recalls": "recall_id, length(dins) as n_dins, reason",
+}
+
+
+def plain_table_frame(ctx: FrameContext, table: str) -> pd.DataFrame:
+    sql = f"select {_IDENTITY}, {_TABLE_COLUMNS[table]} from {table} where {ctx.window.predicate()}"
+    return query_frame(ctx.client, sql)
+
+
+def events_frame(ctx: FrameContext) -> pd.DataFrame:
+    """Accepted events, with how often their id is stored and the DIN exactly as sent."""
+    pred = ctx.window.predicate()
+    skew = ctx.settings.ingest.max_future_skew_seconds
+    frame = query_frame(
+        ctx.client,
+        f"""
+        select toString(e.event_id) as event_id, e.event_type, e.facility_id, e.occurred_at,
+            e.recorded_at, e.recorded_at + toIntervalSecond({skew}) as recorded_at_with_skew,
+            e.din,
+            if(e.din = '', '', replaceRegexpOne(upper(replaceAll(JSONExtractString(
+                e.payload, 'payload', 'din'), ' ', '')), '^=', '')) as din_as_sent,
+            c.copies as copies
+        from events as e
+        inner join (
+            select event_id, count() as copies from events
+            where event_id in (select event_id from events where {pred})
+            group by event_id
+        ) as c on c.event_id = e.event_id
+        where {ctx.window.predicate("e")}
+        """,
+    )
+    # The check character is recomputed in Python from the stored 13 characters, with the
+    # platform's own MOD 37-2, so the check and the identifier code cannot drift apart.
+    expected = {
+        din: (din + mod37_2(din)) if len(din) == 13 and set(din) <= DIN_CHARS else None
+        for din in frame["din"].dropna().unique()
+        if din
+    }
+    frame["din_expected"] = frame["din"].map(lambda d: expected.get(d) if d else "")
+    frame.loc[frame["din"] == "", "din_as_sent"] = ""
+    return frame
+
+
+def donations_frame(ctx: FrameContext) -> pd.DataFrame:
+    pred = ctx.window.predicate()
+    return query_frame(
+        ctx.client,
+        f"""
+        select toString(d.event_id) as event_id, d.occurred_at, d.facility_id, d.din, d.donor_id,
+            d.donation_kind, d.volume_ml, d.site_id, d.site_kind, d.county_code, d.abo_rh,
+            d.donor_group, d.donor_age, d.donor_sex, d.first_time, d.therapeutic_units,
+            c.din_copies as din_copies
+        from donations as d
+        inner join (
+            select din, count() as din_copies from donations
+            where din in (select din from donations where {pred}) group by din
+        ) as c on c.din = d.din
+        where {ctx.window.predicate("d")}
+        """,
+    )
+
+
+def components_frame(ctx: FrameContext) -> pd.DataFrame:
+    """Components with the latest expiry their shelf life allows and their donation's group."""
+    pred = ctx.window.predicate()
+    rules = ctx.settings.storage.components
+    types = list(rules)
+    hours = [rules[t].shelf_life_hours for t in types]
+    return query_frame(
+        ctx.client,
+        f"""
+        select toString(c.event_id) as event_id, c.occurred_at, c.facility_id, c.din,
+            c.product_code, c.component_type, c.volume_ml, c.abo_rh,
+            c.expires_at as expires_at_text,
+            parseDateTime64BestEffortOrNull(c.expires_at, 3, 'UTC') as expires_at,
+            c.occurred_at + toIntervalHour(transform(c.component_type, {_array(types)},
+                {_array([int(h) for h in hours])}, {max(hours)})) as latest_expiry,
+            p.abo_rh as parent_abo_rh, p.collected_at as collected_at
+        from components as c
+        left join (
+            select din, any(abo_rh) as abo_rh, min(occurred_at) as collected_at from donations
+            where din in (select din from components where {pred}) group by din
+        ) as p on p.din = c.din
+        where {ctx.window.predicate("c")}
+        settings join_use_nulls = 1
+        """,
+    )
+
+
+# ---- cross-table frames --------------------------------------------------------------------
+def release_screening_frame(ctx: FrameContext) -> pd.DataFrame:
+    """One row per release in the window: required (marker, round) pairs without a negative
+    result, and markers that tested reactive at or before the release."""
+    pred = ctx.window.predicate()
+    frame = query_frame(
+        ctx.client,
+        f"""
+        select r.event_id as event_id, r.din as din, r.facility_id as facility_id,
+            r.released_at as released_at,
+            groupUniqArrayIf(concat(t.marker, '#', toString(t.round)),
+                t.din != '' and not t.reactive) as negatives,
+            arraySort(groupUniqArrayIf(t.marker, t.din != '' and t.reactive
+                and t.occurred_at <= r.released_at)) as reactive_markers
+        from (
+            select toString(event_id) as event_id, din, facility_id, occurred_at as released_at
+            from unit_releases where {pred}
+        ) as r
+        left join (
+            select din, marker, round, reactive, occurred_at from test_results
+            where din in (select din from unit_releases where {pred})
+        ) as t on t.din = r.din
+        group by r.event_id, r.din, r.facility_id, r.released_at
+        """,
+    )
+    screening = ctx.settings.screening
+    markers = screening.serology_markers + screening.nat_markers
+    rounds = range(1, screening.rounds_required + 1)
+
+    def missing(negatives: list[str]) -> list[tuple[str, int]]:
+        have = set(negatives)
+        return [(m, r) for m in markers for r in rounds if f"{m}#{r}" not in have]
+
+    gaps = [missing(list(n)) for n in frame["negatives"]]
+    frame["missing_count"] = [len(g) for g in gaps]
+    frame["missing_text"] = [_pairs_text(g, "en") for g in gaps]
+    frame["missing_text_zh"] = [_pairs_text(g, "zh") for g in gaps]
+    frame["reactive_count"] = [len(r) for r in frame["reactive_markers"]]
+    frame["reactive_text"] = [", ".join(r) for r in frame["reactive_markers"]]
+    frame["occurred_at"] = frame["released_at"]
+    return frame.drop(columns=["negatives"])
+
+
+def _pairs_text(pairs: list[tuple[str, int]], lang: str) -> str:
+    by_marker: dict[str, list[int]] = {}
+    for marker, rnd in pairs:
+        by_marker.setdefault(marker, []).append(rnd)
+    if lang == "zh":
+        return "、".join(
+            f"{m}（第{'、'.join(str(r) for r in rs)}轮）" for m, rs in by_marker.items()
+        )
+    return ", ".join(
+        f"{m} (round{'s' if len(rs) > 1 else ''} {', '.join(str(r) for r in rs)})"
+        for m, rs in by_marker.items()
+    )
+
+
+# Derived products are made from another component of the same donation: not counted again.
+_PRIMARY_COMPONENTS = ("whole_blood", "red_cells", "platelets", "plasma")
+
+
+def units_frame(ctx: FrameContext) -> pd.DataFrame:
+    """One row per DIN with any event in the window: the first and last moment of each step."""
+    pred = ctx.window.predicate()
+    factor = 1 + ctx.settings.quality.component_additive_allowance
+    return query_frame(
+        ctx.client,
+        f"""
+        with touched as (
+            select din, count() as events, min(occurred_at) as first_event_at,
+                argMin(facility_id, occurred_at) as first_facility
+            from events
+            where din in (select din from events where {pred} and din != '')
+            group by din
+        )
+        select u.din as din, u.events as events, u.first_event_at as first_event_at,
+            u.first_facility as first_facility, d.facility_id as facility_id,
+            d.collected_at as collected_at, d.donation_volume_ml as donation_volume_ml,
+            round(d.donation_volume_ml * {factor}) as volume_limit_ml,
+            t.first_tested_at as first_tested_at, t.last_tested_at as last_tested_at,
+            r.released_at as released_at, c.first_produced_at as first_produced_at,
+            c.components_volume_ml as components_volume_ml,
+            i.first_issued_at as first_issued_at, x.first_transfused_at as first_transfused_at,
+            i.first_issued_at is not null as issued,
+            x.first_transfused_at is not null as transfused
+        from touched as u
+        left join (
+            select din, min(occurred_at) as collected_at, max(volume_ml) as donation_volume_ml,
+                any(facility_id) as facility_id
+            from donations where din in (select din from touched) group by din
+        ) as d on d.din = u.din
+        left join (
+            select din, min(occurred_at) as first_tested_at, max(occurred_at) as last_tested_at
+            from test_results where din in (select din from touched) group by din
+        ) as t on t.din = u.din
+        left join (
+            select din, min(occurred_at) as released_at
+            from unit_releases where din in (select din from touched) group by din
+        ) as r on r.din = u.din
+        left join (
+            select din, min(produced_at) as first_produced_at,
+                sumIf(volume_ml, primary) as components_volume_ml
+            from (
+                select din, product_code, min(occurred_at) as produced_at,
+                    max(volume_ml) as volume_ml,
+                    any(component_type) in {_tuple(_PRIMARY_COMPONENTS)} as primary
+                from components where din in (select din from touched)
+                group by din, product_code
+            )
+            group by din
+        ) as c on c.din = u.din
+        left join (
+            select din, min(occurred_at) as first_issued_at
+            from unit_issues where din in (select din from touched) group by din
+        ) as i on i.din = u.din
+        left join (
+            select din, min(occurred_at) as first_transfused_at
+            from transfusions where din in (select din from touched) group by din
+        ) as x on x.din = u.din
+        settings join_use_nulls = 1
+        """,
+    )
+
+
+def _tuple(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def disposition_frame(ctx: FrameContext) -> pd.DataFrame:
+    """Components whose expiry plus the grace period fell due in this run: transfused,
+    discarded, or nothing (lost)."""
+    grace = ctx.settings.lifecycle.lost_unit_after_expiry_days
+    due = f"expires_at + toIntervalDay({grace})"
+    conditions = [f"{due} <= {sql_time(ctx.as_of)}"]
+    if ctx.disposition_after is not None:
+        conditions.append(f"{due} > {sql_time(ctx.disposition_after)}")
+    return query_frame(
+        ctx.client,
+        f"""
+        with comp as (
+            select din, product_code, any(component_type) as component_type,
+                any(facility_id) as produced_by,
+                min(parseDateTime64BestEffortOrNull(expires_at, 3, 'UTC')) as expires_at
+            from components
+            group by din, product_code
+            having expires_at is not null and {" and ".join(conditions)}
+        ),
+        used as (
+            select din, product_code from transfusions where din in (select din from comp)
+        ),
+        dropped as (
+            select din, product_code from discards where din in (select din from comp)
+        )
+        select c.din as din, c.product_code as product_code,
+            c.component_type as component_type, c.expires_at as expires_at,
+            c.produced_by as produced_by,
+            multiIf(
+                (c.din, c.product_code) in (select din, product_code from used)
+                    or (c.din, '') in (select din, product_code from used), 'transfused',
+                (c.din, c.product_code) in (select din, product_code from dropped)
+                    or (c.din, '') in (select din, product_code from dropped), 'discarded',
+                null) as disposition,
+            l.last_facility as facility_id, l.last_facility as last_facility,
+            l.last_seen_at as last_seen_at, c.expires_at as occurred_at
+        from comp as c
+        left join (
+            select din, argMax(facility_id, occurred_at) as last_facility,
+                max(occurred_at) as last_seen_at
+            from events where din in (select din from comp) group by din
+        ) as l on l.din = c.din
+        settings join_use_nulls = 1
+        """,
+    )
+
+
+def freshness_frame(ctx: FrameContext) -> pd.DataFrame:
+    """Every facility that ever sent an event, and for how long it has been silent."""
+    frame = query_frame(
+        ctx.client,
+        "select facility_id, max(occurred_at) as last_event_at, count() as events "
+        "from events group by facility_id order by facility_id",
+    )
+    as_of = naive_utc(ctx.as_of)
+    silent = (as_of - pd.to_datetime(frame["last_event_at"])) / timedelta(hours=1)
+    frame["silent_hours"] = silent.astype(float).round(1)
+    frame["as_of"] = as_of
+    frame["occurred_at"] = frame["last_event_at"]
+    return frame
+
+
+FrameBuilder = Callable[[FrameContext], pd.DataFrame]
+
+
+def frame_builders() -> dict[str, FrameBuilder]:
+    """Suite name -> the function that pulls its frame."""
+    from expectations.wastage import wastage_frame  # the evidence assembly is its own module
+
+    builders: dict[str, FrameBuilder] = {
+        table: (lambda ctx, t=table: plain_table_frame(ctx, t)) for table in _TABLE_COLUMNS
+    }
+    builders.update(
+        {
+            "events": events_frame,
+            "donations": donations_frame,
+            "components": components_frame,
+            "release_screening": release_screening_frame,
+            "units": units_frame,
+            "disposition": disposition_frame,
+            "wastage": wastage_frame,
+            "freshness": freshness_frame,
+        }
+    )
+    return builders
