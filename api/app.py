@@ -20,6 +20,7 @@ from infra.errors import BloodtraceError
 ROUTERS: list[str] = [
     "api.routes.ops",
     "api.routes.ingest",
+    "api.routes.quality",
 ]
 
 

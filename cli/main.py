@@ -18,6 +18,7 @@ COMMAND_MODULES: list[str] = [
     "cli.platform",
     "cli.producers",
     "cli.demo",
+    "cli.quality",
 ]
 
 app = typer.Typer(
