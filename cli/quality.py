@@ -7,18 +7,35 @@ in expectations.runner do the work.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli._output import console, print_json, print_table
+from cli._output import console, err_console, fail, print_json, print_table
 from cli._platform import api_call, platform_is_up
-from infra.errors import ConfigError
+from infra.errors import BloodtraceError, ConfigError
 from infra.settings import Settings, get_settings
 
 CRITICAL_EXIT_CODE = 4
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _as_message(command: F) -> F:
+    """Turn a BloodtraceError into its message and exit code inside the command, where typer
+    handles the exit cleanly."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except BloodtraceError as exc:
+            fail(exc)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _local_run(settings: Settings, since: Any, everything: bool) -> dict[str, Any]:
@@ -29,7 +46,7 @@ def _local_run(settings: Settings, since: Any, everything: bool) -> dict[str, An
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=err_console,  # stdout stays clean for --json
         transient=True,
     ) as bar:
         task = bar.add_task("starting", total=None)
@@ -90,6 +107,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(quality_app, name="quality")
 
     @quality_app.command("run")
+    @_as_message
     def run(
         since: str | None = typer.Option(
             None,
@@ -130,6 +148,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(CRITICAL_EXIT_CODE)
 
     @quality_app.command("findings")
+    @_as_message
     def findings(
         run_id: str | None = typer.Option(None, "--run", help="A run id (default: the latest)."),
         severity: str | None = typer.Option(None, "--severity", help="critical, warning or info."),
@@ -171,6 +190,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"  {row['message_zh']}", highlight=False)
 
     @quality_app.command("runs")
+    @_as_message
     def runs(
         limit: int = typer.Option(10, "--limit", help="At most this many, latest first."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -208,6 +228,7 @@ def register(app: typer.Typer) -> None:
         )
 
     @quality_app.command("summary")
+    @_as_message
     def summary(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Wastage by cause (as the evidence tells it) and the latest run's findings."""
         settings = get_settings()

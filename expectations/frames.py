@@ -41,6 +41,12 @@ def query_frame(client: Client, sql: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def expiry_sql(column: str) -> str:
+    """components.expires_at as DateTime64, whether the column holds ISO text or a DateTime64
+    (the warehouse schema has held both)."""
+    return f"parseDateTime64BestEffortOrNull(toString({column}), 3, 'UTC')"
+
+
 def naive_utc(moment: datetime) -> pd.Timestamp:
     return pd.Timestamp(moment.astimezone(UTC).replace(tzinfo=None))
 
@@ -100,14 +106,18 @@ def events_frame(ctx: FrameContext) -> pd.DataFrame:
         where {ctx.window.predicate("e")}
         """,
     )
-    # The check character is recomputed in Python from the stored 13 characters, with the
-    # platform's own MOD 37-2, so the check and the identifier code cannot drift apart.
-    expected = {
-        din: (din + mod37_2(din)) if len(din) == 13 and set(din) <= DIN_CHARS else None
+    # The payload's DIN must be the unit's: with its check character (14 characters, as sent),
+    # the one MOD 37-2 gives; without (13, as the platform stores a validated event), the code
+    # itself. The check character is recomputed with the platform's own MOD 37-2.
+    checked = {
+        din: din + mod37_2(din)
         for din in frame["din"].dropna().unique()
-        if din
+        if len(din) == 13 and set(din) <= DIN_CHARS
     }
-    frame["din_expected"] = frame["din"].map(lambda d: expected.get(d) if d else "")
+    frame["din_expected"] = [
+        "" if not din else (checked.get(din) if len(sent or "") == 14 else din)
+        for din, sent in zip(frame["din"], frame["din_as_sent"], strict=True)
+    ]
     frame.loc[frame["din"] == "", "din_as_sent"] = ""
     return frame
 
@@ -142,8 +152,7 @@ def components_frame(ctx: FrameContext) -> pd.DataFrame:
         f"""
         select toString(c.event_id) as event_id, c.occurred_at, c.facility_id, c.din,
             c.product_code, c.component_type, c.volume_ml, c.abo_rh,
-            c.expires_at as expires_at_text,
-            parseDateTime64BestEffortOrNull(c.expires_at, 3, 'UTC') as expires_at,
+            toString(c.expires_at) as expires_at_text, {expiry_sql("c.expires_at")} as expires_at,
             c.occurred_at + toIntervalHour(transform(c.component_type, {_array(types)},
                 {_array([int(h) for h in hours])}, {max(hours)})) as latest_expiry,
             p.abo_rh as parent_abo_rh, p.collected_at as collected_at
@@ -300,7 +309,7 @@ def disposition_frame(ctx: FrameContext) -> pd.DataFrame:
         with comp as (
             select din, product_code, any(component_type) as component_type,
                 any(facility_id) as produced_by,
-                min(parseDateTime64BestEffortOrNull(expires_at, 3, 'UTC')) as expires_at
+                min({expiry_sql("expires_at")}) as expires_at
             from components
             group by din, product_code
             having expires_at is not null and {" and ".join(conditions)}

@@ -341,7 +341,8 @@ def scheduled_quality_run(settings: Settings) -> dict[str, Any]:
     except Exception as exc:  # a bug must not kill the scheduler; say what happened
         error = WarehouseError(f"Quality run failed: {type(exc).__name__}: {exc}"[:500])
         return {"ok": False, "error": error.to_dict()}
-    summary = quality_summary(settings)
+    wastage = quality_summary(settings)["wastage_by_cause"]
+    # Flat {name: number} maps, so the demo summary can print each as a table.
     return {
         "ok": True,
         "run_id": run.run_id,
@@ -350,7 +351,9 @@ def scheduled_quality_run(settings: Settings) -> dict[str, Any]:
         "checks_failed": len(run.failed_checks),
         "critical_failed": run.critical_failed,
         "findings_by_severity": run.counts,
-        "wastage_by_cause": summary["wastage_by_cause"],
+        "failed_checks": {c.name: c.unexpected_count for c in run.failed_checks},
+        "wastage_units_by_cause": {w["cause"]: w["units"] for w in wastage},
+        "wastage_ml_by_cause": {w["cause"]: w["volume_ml"] for w in wastage},
         "docs_index": str(run.docs_index) if run.docs_index else None,
     }
 

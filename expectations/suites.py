@@ -190,10 +190,11 @@ def table_suites(settings: Settings) -> list[Suite]:
         "din_check_character",
         "critical",
         "ExpectColumnPairValuesToBeEqual",
-        "Event {event_id} carries DIN “{din_as_sent}”, whose check character should make it "
-        "“{din_expected}” (ISO 7064 MOD 37-2): the label and the record may be different units.",
-        "事件{event_id}中的献血条码“{din_as_sent}”校验位不符，应为“{din_expected}”"
-        "（ISO 7064 MOD 37-2）：标签与记录可能不是同一袋血。",
+        "Event {event_id} carries DIN “{din_as_sent}” for unit {din}, which with its check "
+        "character (ISO 7064 MOD 37-2) is “{din_expected}”: the label and the record may be "
+        "different units.",
+        "事件{event_id}中的献血条码“{din_as_sent}”与其记录的血液{din}不符（按ISO 7064 MOD 37-2"
+        "应为“{din_expected}”）：标签与记录可能不是同一袋血。",
         column_A="din_as_sent",
         column_B="din_expected",
         ignore_row_if="either_value_is_missing",

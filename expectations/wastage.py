@@ -30,7 +30,7 @@ from expectations.causes import (
     is_under_volume,
     nominal_volume,
 )
-from expectations.frames import FrameContext, _array, query_frame
+from expectations.frames import FrameContext, _array, expiry_sql, query_frame
 from expectations.window import as_utc
 from models.rules import StorageRule
 
@@ -183,7 +183,7 @@ def wastage_frame(ctx: FrameContext) -> pd.DataFrame:
             q,
             "select din, product_code, any(component_type) as component_type, "
             "max(volume_ml) as volume_ml, "
-            "min(parseDateTime64BestEffortOrNull(expires_at, 3, 'UTC')) as expires_at "
+            f"min({expiry_sql('expires_at')}) as expires_at "
             f"from components where {in_window} group by din, product_code",
         )
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
@@ -479,3 +480,120 @@ def test_units_without_disposition_after_expiry(warehouse: tuple[Settings, Clien
     assert lost == {c.dins["U3"], c.dins["U6"]}  # red cells never transfused nor discarded
     silent = {f.facility_id for f in run.findings if f.check == "freshness.facility_reporting"}
     assert silent == {"BS01", "BS02", "H01"}
+
+
+def test_din_check_character_of_records_written_elsewhere(
+    warehouse: tuple[Settings, Client],
+) -> None:
+    """The platform stores validated events; rows another writer put in the warehouse get the
+    same scrutiny: a DIN whose check character does not match is critical."""
+    settings, client = warehouse
+    load(client, city().events)
+    good = make_din("G1234", 26, 42)
+    bad = good[:13] + ("A" if good[13] != "A" else "B")
+    for n, din in enumerate((good, bad)):
+        raw = event("unit.released", END, "BS01", din=din)
+        client.insert(
+            "events",
+            [
+                [
+                    uuid.UUID(raw["event_id"]),
+                    "unit.released",
+                    1,
+                    END,
+                    END,
+                    "BS01",
+                    din[:13],
+                    orjson.dumps(raw).decode(),
+                    9,
+                    n,
+                ]
+            ],
+            column_names=[
+                "event_id",
+                "event_type",
+                "schema_version",
+                "occurred_at",
+                "recorded_at",
+                "facility_id",
+                "din",
+                "payload",
+                "src_partition",
+                "src_offset",
+            ],
+        )
+    run = run_quality(settings, all=True, build_docs=False)
+    flagged = [f for f in run.findings if f.check == "events.din_check_character"]
+    assert [f.evidence["din_as_sent"] for f in flagged] == [bad]
+    assert flagged[0].severity == "critical" and good in flagged[0].message_en
+
+
+def test_http_api_runs_checks_and_serves_findings(warehouse: tuple[Settings, Client]) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_api
+    from api.routes.quality import quality_settings
+
+    settings, client = warehouse
+    c = city(missing_marker=True)
+    load(client, c.events)
+    api = create_api()
+    api.dependency_overrides[quality_settings] = lambda: settings
+    with TestClient(api) as http:
+        body = http.post("/v1/quality/runs", json={"all": True}).json()
+        assert body["critical_failed"] is True
+        assert body["findings_by_severity"] == {"critical": 1, "warning": 0, "info": 0}
+        findings = http.get("/v1/quality/findings", params={"severity": "critical"}).json()
+        assert findings["run_id"] == body["run_id"]
+        assert [f["din"] for f in findings["findings"]] == [c.dins["U6"]]
+        assert "anti-HIV" in findings["findings"][0]["message_zh"]
+        runs = http.get("/v1/quality/runs").json()["runs"]
+        assert [r["run_id"] for r in runs] == [body["run_id"]] and runs[0]["critical"] == 1
+        summary = http.get("/v1/quality/summary").json()
+        assert sum(w["units"] for w in summary["wastage_by_cause"]) == 5
+        assert http.get("/v1/quality/findings", params={"severity": "bad"}).status_code == 422
+        assert http.post("/v1/quality/runs", json={"since": "soon"}).status_code == 422
+        suites = http.get("/v1/quality/suites").json()
+        assert any(s["suite"] == "wastage" for s in suites)
+
+
+def test_cli_prints_findings_and_exits_non_zero_on_critical(
+    warehouse: tuple[Settings, Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from infra.settings import get_settings
+
+    settings, client = warehouse
+    c = city(missing_marker=True, silent_station=True)
+    load(client, c.events)
+    assert settings.warehouse_url is not None
+    env = {
+        "BLOODTRACE_DATA_DIR": str(settings.data_dir),
+        "BLOODTRACE_WAREHOUSE_URL": settings.warehouse_url.get_secret_value(),
+        "BLOODTRACE_WAREHOUSE_DATABASE": settings.warehouse_database,
+        "BLOODTRACE_API_URL": "http://127.0.0.1:9",  # no platform: work on the warehouse
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        result = runner.invoke(app, ["quality", "run", "--all", "--json"])
+        assert result.exit_code == 4, result.output
+        body = orjson.loads(result.stdout)
+        assert body["findings_by_severity"] == {"critical": 1, "warning": 1, "info": 0}
+
+        result = runner.invoke(app, ["quality", "run"])  # nothing new: BS02 is still silent
+        assert result.exit_code == 0, result.output
+        assert "freshness.facility_reporting" in result.stdout
+        assert "BS02" in result.stdout
+
+        result = runner.invoke(app, ["quality", "findings", "--severity", "warning"])
+        assert result.exit_code == 0 and "机构BS02" in result.stdout
+
+        result = runner.invoke(app, ["quality", "run", "--since", "whenever"])
+        assert result.exit_code == 2 and "neither a date" in result.output
+    finally:
+        get_settings.cache_clear()
