@@ -99,7 +99,7 @@ def clickhouse_type(name: str, annotation: Any) -> str:
         base = "Int32"
     elif inner is float:
         base = "Float64"
-    elif inner is datetime:
+    elif inner is datetime or inner is AwareDatetime:
         base = "DateTime64(3, 'UTC')"
     elif inner is date:
         base = "Date32"

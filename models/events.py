@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
@@ -35,6 +36,7 @@ CURRENT_SCHEMA_VERSION = 1
 
 
 # ---- field types -------------------------------------------------------------------------
+@lru_cache(maxsize=1 << 18)  # a unit's DIN recurs in every event of its life
 def _din(value: str) -> str:
     try:
         return parse_din(value, require_check=True).code
@@ -43,6 +45,7 @@ def _din(value: str) -> str:
         raise ValueError(f"{exc.fields.get('reason', 'din')}: {exc.message}") from exc
 
 
+@lru_cache(maxsize=1 << 18)
 def _product(value: str) -> str:
     try:
         return parse_product_code(value).code
@@ -50,6 +53,7 @@ def _product(value: str) -> str:
         raise ValueError(exc.message) from exc
 
 
+@lru_cache(maxsize=1 << 18)
 def _group(value: str) -> str:
     try:
         return parse_abo_rh(value)
@@ -57,6 +61,7 @@ def _group(value: str) -> str:
         raise ValueError(exc.message) from exc
 
 
+@lru_cache(maxsize=1 << 18)
 def _pseudonym(value: str) -> str:
     if not is_pseudonym(value):
         raise ValueError(

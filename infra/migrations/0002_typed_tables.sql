@@ -132,7 +132,7 @@ create table if not exists components
     product_code LowCardinality(String),
     component_type LowCardinality(String),
     volume_ml Int32,
-    expires_at String,
+    expires_at DateTime64(3, 'UTC'),
     abo_rh LowCardinality(String),
     src_partition UInt16,
     src_offset UInt64,
