@@ -70,7 +70,7 @@ def _range_text(rule: StorageRule | None) -> str:
 
 def excursions_sql(ctx: FrameContext, discards_sql: str) -> str:
     """Confirmed excursions while each discarded unit was stored: one row per run of
-    consecutive out-of-range readings longer than the tolerance."""
+    consecutive out-of-range readings the unit sat through for longer than the tolerance."""
     rules = ctx.settings.storage.components
     types = list(rules)
     mins = [rules[t].min_c if rules[t].min_c is not None else -1000.0 for t in types]
@@ -115,38 +115,56 @@ def excursions_sql(ctx: FrameContext, discards_sql: str) -> str:
         )
         where equipment_id != ''
     ),
+    pairs as (select distinct equipment_id, component_type from stays),
     readings as (
-        select s.discard_id as discard_id, s.equipment_id as equipment_id,
-            s.stay_start as stay_start, s.component_type as component_type,
+        select p.equipment_id as equipment_id, p.component_type as component_type,
             r.occurred_at as t, r.temperature_c as temperature_c,
-            r.interval_seconds as interval_seconds,
-            not (r.temperature_c >= transform(s.component_type, {_array(types)},
+            r.occurred_at + toIntervalSecond(r.interval_seconds) as covered_until,
+            not (r.temperature_c >= transform(p.component_type, {_array(types)},
                     {_array(mins)}, -1000.0)
-                and r.temperature_c <= transform(s.component_type, {_array(types)},
+                and r.temperature_c <= transform(p.component_type, {_array(types)},
                     {_array(maxs)}, 1000.0)
                 and (not has({_array(agitated) if agitated else "CAST([] AS Array(String))"},
-                    s.component_type) or ifNull(r.agitating, true))) as out_of_range
-        from stays as s
-        inner join (
+                    p.component_type) or ifNull(r.agitating, true))) as out_of_range
+        from (
             select equipment_id, occurred_at, temperature_c, interval_seconds, agitating
             from temperature_readings
-            where equipment_id in (select equipment_id from stays)
-        ) as r on r.equipment_id = s.equipment_id
-        where r.occurred_at >= s.stay_start and r.occurred_at < s.stay_end
+            where equipment_id in (select equipment_id from pairs)
+                and occurred_at >= (select min(stay_start) from stays)
+                and occurred_at < (select max(stay_end) from stays)
+        ) as r
+        inner join pairs as p on p.equipment_id = r.equipment_id
     ),
     runs as (
         select *, sum(toUInt64(not out_of_range)) over (
-            partition by discard_id, equipment_id, stay_start order by t
+            partition by equipment_id, component_type order by t
             rows between unbounded preceding and current row) as run_id
         from readings
+    ),
+    episodes as (
+        -- Each run of consecutive out-of-range readings of one piece of equipment, judged
+        -- against the range of a component type it held: computed once per equipment, not
+        -- once per unit, so the cost follows the readings, not units x readings.
+        select equipment_id, component_type, min(t) as started_at,
+            max(covered_until) as ended_at, min(temperature_c) as min_temperature_c,
+            max(temperature_c) as max_temperature_c
+        from runs
+        where out_of_range
+        group by equipment_id, component_type, run_id
+        having dateDiff('second', started_at, ended_at) > {float(tolerance) * 60}
     )
-    select discard_id, equipment_id, any(component_type) as component_type,
-        min(t) as started_at, max(t) as last_at, sum(interval_seconds) / 60.0 as minutes,
-        min(temperature_c) as min_temperature_c, max(temperature_c) as max_temperature_c
-    from runs
-    where out_of_range
-    group by discard_id, equipment_id, stay_start, run_id
-    having minutes > {float(tolerance)}
+    -- The part of an episode the unit sat through, when longer than the tolerance.
+    select s.discard_id as discard_id, e.equipment_id as equipment_id,
+        e.component_type as component_type,
+        greatest(e.started_at, s.stay_start) as started_at,
+        least(e.ended_at, s.stay_end) as ended_at,
+        dateDiff('second', greatest(e.started_at, s.stay_start),
+            least(e.ended_at, s.stay_end)) / 60.0 as minutes,
+        e.min_temperature_c as min_temperature_c, e.max_temperature_c as max_temperature_c
+    from stays as s
+    inner join episodes as e
+        on e.equipment_id = s.equipment_id and e.component_type = s.component_type
+    where minutes > {float(tolerance)}
     order by discard_id, started_at
     """
 
