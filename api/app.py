@@ -21,6 +21,8 @@ ROUTERS: list[str] = [
     "api.routes.ops",
     "api.routes.ingest",
     "api.routes.quality",
+    "api.routes.trace",
+    "api.routes.lookback",
 ]
 
 

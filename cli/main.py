@@ -19,6 +19,8 @@ COMMAND_MODULES: list[str] = [
     "cli.producers",
     "cli.demo",
     "cli.quality",
+    "cli.trace",
+    "cli.lookback",
 ]
 
 app = typer.Typer(

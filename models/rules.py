@@ -103,6 +103,12 @@ class ColdChainRules(BaseModel):
 class LifecycleRules(BaseModel):
     lost_unit_after_expiry_days: int = 7
     lookback_window_days: int | None = None  # None: back to the last negative donation
+    # A reactive infectious marker is confirmed (and opens a lookback) when reactive in this
+    # round or later (repeat testing with other reagents and staff), or by NAT.
+    lookback_confirm_round: int = 2
+    # RhD-negative recipients get RhD-negative platelets (off where anti-D cover is policy).
+    rhd_negative_platelets: bool = True
+    lost_unit_check_seconds: float = 3600.0  # how often the lost-unit timer looks
 
 
 class QualityRules(BaseModel):

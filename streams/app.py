@@ -39,7 +39,9 @@ from streams.sinks.warehouse import Rejected, Sourced, WarehouseSink
 log = logging.getLogger("bloodtrace.streams")
 T = TypeVar("T")
 
-PROCESSORS: list[str] = []
+PROCESSORS: list[str] = [
+    "streams.processors.lifecycle",
+]
 
 
 @dataclass

@@ -1,0 +1,267 @@
+"""Lifecycle processor: every unit's and component's state, every donor's donation history,
+the safety rules, and lookbacks opened by confirmed reactive donations.
+
+Two agents, each working per batch:
+
+- ``lifecycle-units`` reads ``events.valid`` (keyed by DIN) and folds each unit event into the
+  unit's state (models.lifecycle) kept in the Faust table ``lifecycle-units`` (changelog
+  backed, co-partitioned with the topic). It raises the unit alerts and tells the donor side
+  about each donation and its screening outcome on ``lifecycle.donors``, keyed by donor.
+- ``lifecycle-donors`` reads those notes and keeps each donor's history in the table
+  ``lifecycle-donors`` (models.donor_history): donor age and interval rules, and, on a
+  confirmed reactive screen, the lookback (streams/lookback.py: scope from the warehouse,
+  recall notices on ``recalls``, rows in ``lookbacks``/``lookback_units``/``recall_notices``).
+
+A timer looks for lost units: no final disposition ``lifecycle.lost_unit_after_expiry_days``
+after expiry (wall clock). Each raise is checked against the alerts table first.
+
+Order of effects per batch: alerts, notes and recalls are delivered, then the tables are
+updated, then the batch is acknowledged. A crash replays the batch against the older state:
+alerts come again with the same ``alert_id``, notes and lookback rows are deduplicated
+downstream (by DIN, by source offset). Each unit remembers its last event ids, so an event
+forwarded twice is folded once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import orjson
+from faust import streams as faust_streams
+
+from infra.warehouse import thread_client
+from models.alerts import Alert
+from models.donor_history import DonorState, LookbackRequest, apply_note
+from models.lifecycle import (
+    FINAL,
+    Policy,
+    Status,
+    UnitState,
+    apply,
+    fact_from_wire,
+    lost_items,
+    lost_unit_alert,
+    to_ms,
+)
+from streams.app import PlatformContext
+from streams.lookback import plan_lookback, write_lookback
+from streams.sinks.warehouse import WarehouseSink
+
+log = logging.getLogger("bloodtrace.lifecycle")
+SCAN_CHUNK = 2000  # units examined between yields to the event loop
+
+
+@contextmanager
+def as_current(event: Any) -> Iterator[None]:
+    """Make ``event`` Faust's current event, so a table write goes to its partition.
+
+    A batch (``take_events``) has no current event of its own; a table write needs one to
+    pick the changelog partition, and the right one is the partition of the event that
+    changed that key (keeps the table co-partitioned with its topic).
+    """
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)
+
+
+def deadline(state: UnitState) -> int:
+    """Earliest expiry among the items still waiting for a final disposition (0: none)."""
+    times = [
+        item.expires_at
+        for item in state.items.values()
+        if item.expires_at and item.status not in FINAL and item.status != Status.processed
+    ]
+    return min(times, default=0)
+
+
+def register(ctx: PlatformContext) -> None:
+    settings, app = ctx.settings, ctx.app
+    policy = Policy.from_settings(settings)
+    partitions = settings.topic_partitions
+    valid_topic = app.topic(settings.topic("events.valid"), value_type=bytes, key_type=bytes)
+    donors_name = settings.topic("lifecycle.donors")
+    donors_topic = app.topic(
+        donors_name, value_type=bytes, key_type=bytes, internal=True, partitions=partitions
+    )
+    recalls_name = settings.topic("recalls")
+    units = app.Table(
+        "lifecycle-units",
+        partitions=partitions,
+        key_type=bytes,
+        value_type=bytes,
+        help="DIN -> unit state (models.lifecycle.UnitState, JSON)",
+    )
+    donors = app.Table(
+        "lifecycle-donors",
+        partitions=partitions,
+        key_type=bytes,
+        value_type=bytes,
+        help="donor pseudonym -> donation history (models.donor_history.DonorState, JSON)",
+    )
+    # Units with an item still waiting for a final disposition: DIN -> earliest expiry.
+    watch: dict[bytes, int] = {}
+    watch_built = False
+    lost_raised: set[str] = set()
+    sinks: dict[str, WarehouseSink] = {}
+
+    def persist(table: Any, touched: dict[bytes, tuple[Any, Any]]) -> None:
+        for key, (state, event) in touched.items():
+            with as_current(event):
+                table[key] = state.to_bytes()
+            if isinstance(state, UnitState):
+                due = deadline(state)
+                if due:
+                    watch[key] = due
+                else:
+                    watch.pop(key, None)
+
+    # ---- units ----------------------------------------------------------------------------
+    def deliver_unit_effects(alerts: list[Alert], notes: list[Any]) -> None:
+        if notes:
+            ctx.forward(donors_name, [(n.donor_id.encode(), n.to_bytes()) for n in notes])
+        ctx.raise_alerts(alerts)
+
+    @app.agent(valid_topic, name="lifecycle-units")
+    async def track_units(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(
+            settings.sink_batch_size, within=settings.sink_batch_seconds
+        ):
+            touched: dict[bytes, tuple[UnitState, Any]] = {}
+            alerts: list[Alert] = []
+            notes: list[Any] = []
+            for event in events:
+                try:
+                    fact = fact_from_wire(event.value)
+                except Exception as exc:  # validated upstream; never stop the stream on one
+                    log.error("unreadable event on %s skipped: %s", valid_topic, exc)
+                    continue
+                if fact is None:
+                    continue
+                key = fact.din.encode()
+                if key in touched:
+                    state: UnitState | None = touched[key][0]
+                else:
+                    raw = units.get(key)
+                    state = UnitState.from_bytes(fact.din, raw) if raw else None
+                state, out = apply(state, fact, policy)
+                touched[key] = (state, event)
+                alerts.extend(out.alerts)
+                notes.extend(out.notes)
+            if alerts or notes:
+                await ctx.in_warehouse(deliver_unit_effects, alerts, notes)
+            persist(units, touched)
+            ctx.track(events)
+
+    # ---- donors ---------------------------------------------------------------------------
+    def deliver_donor_effects(
+        alerts: list[Alert], requests: list[tuple[LookbackRequest, int, int]]
+    ) -> None:
+        ctx.raise_alerts(alerts)
+        if not requests:
+            return
+        client = thread_client(settings)
+        if "lookbacks" not in sinks:
+            sinks["lookbacks"] = ctx.sink("lifecycle.donors")
+        for request, partition, offset in requests:
+            opened = plan_lookback(client, request, settings, partition=partition, offset=offset)
+            if opened.notices:
+                ctx.forward(recalls_name, opened.notices)
+            write_lookback(sinks["lookbacks"], opened)
+            ctx.raise_alerts([opened.alert])
+            log.warning(
+                "lookback %s opened for donor %s (%d recall notices)",
+                opened.lookback_id,
+                request.donor_id,
+                len(opened.notices),
+            )
+
+    @app.agent(donors_topic, name="lifecycle-donors")
+    async def track_donors(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(
+            settings.sink_batch_size, within=settings.sink_batch_seconds
+        ):
+            touched: dict[bytes, tuple[DonorState, Any]] = {}
+            alerts: list[Alert] = []
+            requests: list[tuple[LookbackRequest, int, int]] = []
+            for event in events:
+                try:
+                    note = orjson.loads(event.value)
+                    key = str(note["donor_id"]).encode()
+                except Exception as exc:
+                    log.error("unreadable donor note skipped: %s", exc)
+                    continue
+                if key in touched:
+                    state: DonorState | None = touched[key][0]
+                else:
+                    raw = donors.get(key)
+                    state = DonorState.from_bytes(key.decode(), raw) if raw else None
+                state, new_alerts, request = apply_note(state, note, settings.donor)
+                touched[key] = (state, event)
+                alerts.extend(new_alerts)
+                if request is not None:
+                    requests.append((request, event.message.partition, event.message.offset))
+            if alerts or requests:
+                await ctx.in_warehouse(deliver_donor_effects, alerts, requests)
+            persist(donors, touched)
+            ctx.track(events)
+
+    # ---- lost units -----------------------------------------------------------------------
+    def raise_new(alerts: list[Alert]) -> int:
+        client = thread_client(settings)
+        ids = [a.alert_id for a in alerts]
+        known = {
+            row[0]
+            for row in client.query(
+                "select distinct alert_id from alerts where rule = 'unit.lost' "
+                "and alert_id in {ids:Array(String)}",
+                parameters={"ids": ids},
+            ).result_rows
+        }
+        fresh = [a for a in alerts if a.alert_id not in known]
+        ctx.raise_alerts(fresh)
+        lost_raised.update(ids)
+        return len(fresh)
+
+    @app.timer(interval=settings.lifecycle.lost_unit_check_seconds)
+    async def find_lost_units() -> None:
+        nonlocal watch_built
+        if not watch_built:
+            # After a restart the table came back from its changelog: index it once.
+            for i, (key, raw) in enumerate(list(units.items())):
+                due = deadline(UnitState.from_bytes(key.decode(), raw))
+                if due:
+                    watch[key] = due
+                if i % SCAN_CHUNK == 0:
+                    await asyncio.sleep(0)
+            watch_built = True
+        now = to_ms(datetime.now(UTC))
+        grace = settings.lifecycle.lost_unit_after_expiry_days * 86_400_000
+        found: list[Alert] = []
+        seen: list[bytes] = []
+        for key, due in list(watch.items()):
+            if now <= due + grace:
+                continue
+            seen.append(key)
+            raw = units.get(key)
+            if not raw:
+                continue
+            state = UnitState.from_bytes(key.decode(), raw)
+            for item in lost_items(state, now, policy):
+                alert = lost_unit_alert(state, item, now, policy)
+                if alert.alert_id not in lost_raised:
+                    found.append(alert)
+        if found:
+            raised = await ctx.in_warehouse(raise_new, found)
+            if raised:
+                log.warning("%d lost unit(s) raised", raised)
+        for key in seen:  # raised once; a later event on the unit puts it back on watch
+            watch.pop(key, None)
