@@ -23,6 +23,8 @@ ROUTERS: list[str] = [
     "api.routes.quality",
     "api.routes.trace",
     "api.routes.lookback",
+    "api.routes.inventory",
+    "api.routes.coldchain",
 ]
 
 

@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "cli.quality",
     "cli.trace",
     "cli.lookback",
+    "cli.inventory",
 ]
 
 app = typer.Typer(

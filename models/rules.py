@@ -90,7 +90,17 @@ class InventoryRules(BaseModel):
     tight_min_days: float = 5.0
     short_min_days: float = 3.0
     platelets_critical_below_days: float = 1.0
+    # (assumed) platelets keep 5 days, so the red-cell levels cannot apply to them.
+    platelets_normal_min_days: float = 3.0
+    platelets_tight_min_days: float = 2.0
     expiring_horizon_hours: int = 72
+    # Facility -> city, for moving expiring units to a short facility of the same city;
+    # a facility not listed is in default_city (the platform serves one city by default).
+    facility_city: dict[str, str] = Field(default_factory=dict)
+    default_city: str = "city"
+    # Levels are re-evaluated with every batch of unit movements, and at least this often in
+    # event time (units expire on the shelf without any event).
+    evaluate_every_minutes: float = 60.0
 
 
 class ColdChainRules(BaseModel):
@@ -98,6 +108,19 @@ class ColdChainRules(BaseModel):
     return_max_minutes_out: float = 30.0
     sensor_silence_factor: float = 3.0  # silent for 3 reporting intervals = telemetry gap
     default_reading_interval_seconds: int = 300
+    # The storage rule of empty equipment (and of units of unknown type in it), by kind; a
+    # transport box takes its rule from what it carries only.
+    equipment_default_component: dict[str, str] = Field(
+        default_factory=lambda: {
+            "fridge": "red_cells",
+            "freezer": "plasma",
+            "platelet_agitator": "platelets",
+        }
+    )
+    # How long departed units and ended excursions are remembered per equipment, so a unit
+    # movement that arrives late is still matched against an excursion.
+    history_retention_hours: float = 48.0
+    silence_check_seconds: float = 5.0  # how often (wall clock) silent sensors are looked for
 
 
 class LifecycleRules(BaseModel):

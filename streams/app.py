@@ -41,6 +41,8 @@ T = TypeVar("T")
 
 PROCESSORS: list[str] = [
     "streams.processors.lifecycle",
+    "streams.processors.coldchain",
+    "streams.processors.inventory",
 ]
 
 

@@ -1,0 +1,199 @@
+"""The cold chain's warehouse side: excursion and flag rows, and the excursions report.
+
+Both tables are ReplacingMergeTree with deterministic keys, so a batch written again after a
+crash collapses into the rows already there. The report is the one service function behind
+GET /v1/coldchain/excursions and `bloodtrace inventory excursions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from clickhouse_connect.driver.client import Client
+
+from infra.warehouse import insert
+from models.coldchain import Excursion, UnitFlag
+
+EXCURSION_COLUMNS = (
+    "excursion_id",
+    "equipment_id",
+    "equipment_kind",
+    "facility_id",
+    "condition_key",
+    "condition_text",
+    "component_types",
+    "breaches",
+    "status",
+    "started_at",
+    "last_reading_at",
+    "ended_at",
+    "confirmed_at",
+    "duration_minutes",
+    "peak_c",
+    "lowest_c",
+    "highest_c",
+    "readings_out",
+    "units_flagged",
+    "version",
+)
+FLAG_COLUMNS = (
+    "flag_id",
+    "din",
+    "product_code",
+    "component_type",
+    "reason",
+    "recommendation",
+    "facility_id",
+    "equipment_id",
+    "excursion_id",
+    "exposed_from",
+    "flagged_at",
+    "detail",
+)
+STATUSES = ("open", "confirmed", "ended_within_tolerance", "ended_confirmed")
+
+
+def excursion_row(excursion: Excursion) -> tuple[Any, ...]:
+    e = excursion
+    until_ms = int(e.until.timestamp() * 1000)
+    return (
+        e.excursion_id,
+        e.equipment_id,
+        e.equipment_kind,
+        e.facility_id,
+        e.condition_key,
+        e.condition.describe(),
+        list(e.component_types),
+        list(e.breaches),
+        e.status,
+        e.started_at,
+        e.last_reading_at,
+        e.ended_at,
+        e.confirmed_at,
+        round(e.duration.total_seconds() / 60, 3),
+        e.peak_c,
+        e.lowest_c,
+        e.highest_c,
+        e.readings_out,
+        len(e.flagged),
+        # Later states win: the excursion's end (or latest reading), then more units flagged.
+        until_ms * 100_000 + min(len(e.flagged), 99_999),
+    )
+
+
+def flag_row(flag: UnitFlag) -> tuple[Any, ...]:
+    return (
+        flag.flag_id,
+        flag.din,
+        flag.product_code,
+        flag.component_type or "",
+        flag.reason,
+        flag.recommendation,
+        flag.facility_id,
+        flag.equipment_id,
+        flag.excursion_id,
+        flag.exposed_from,
+        flag.flagged_at,
+        orjson.dumps(flag.detail).decode(),
+    )
+
+
+def write(client: Client, excursions: Sequence[Excursion], flags: Sequence[UnitFlag]) -> None:
+    insert(
+        client, "coldchain_excursions", [excursion_row(e) for e in excursions], EXCURSION_COLUMNS
+    )
+    insert(client, "coldchain_unit_flags", [flag_row(f) for f in flags], FLAG_COLUMNS)
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def excursions_report(
+    client: Client,
+    *,
+    facility: str | None = None,
+    equipment: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    limit: int = 200,
+) -> dict[str, Any]:
+    """Excursions, latest first, each with the units it flagged; plus the units flagged for
+    discard after a return out of refrigeration (they belong to no excursion)."""
+    where = ["1"]
+    params: dict[str, Any] = {"limit": limit}
+    if facility:
+        where.append("facility_id = {facility:String}")
+        params["facility"] = facility
+    if equipment:
+        where.append("equipment_id = {equipment:String}")
+        params["equipment"] = equipment
+    if status:
+        where.append("status = {status:String}")
+        params["status"] = status
+    if since:
+        where.append("started_at >= {since:DateTime64(3, 'UTC')}")
+        params["since"] = since
+    result = client.query(
+        f"select {', '.join(EXCURSION_COLUMNS[:-1])} from coldchain_excursions final "
+        f"where {' and '.join(where)} "
+        "order by started_at desc, equipment_id limit {limit:UInt32}",
+        parameters=params,
+    )
+    excursions = [
+        {name: _plain(value) for name, value in zip(result.column_names, row, strict=True)}
+        for row in result.result_rows
+    ]
+    ids = [e["excursion_id"] for e in excursions]
+    units: dict[str, list[dict[str, Any]]] = {}
+    if ids:
+        flag_rows = client.query(
+            "select excursion_id, din, product_code, component_type, exposed_from, flagged_at "
+            "from coldchain_unit_flags final where reason = 'excursion' "
+            "and excursion_id in {ids:Array(String)} order by din, product_code",
+            parameters={"ids": ids},
+        ).result_rows
+        for excursion, din, product, ctype, exposed, flagged in flag_rows:
+            units.setdefault(excursion, []).append(
+                {
+                    "din": din,
+                    "product_code": product,
+                    "component_type": ctype,
+                    "exposed_from": _plain(exposed),
+                    "flagged_at": _plain(flagged),
+                }
+            )
+    for excursion in excursions:
+        excursion["units"] = units.get(excursion["excursion_id"], [])
+    return {"excursions": excursions, "returns": _returns_flagged(client, facility, limit)}
+
+
+def _returns_flagged(client: Client, facility: str | None, limit: int) -> list[dict[str, Any]]:
+    where = "reason = 'returned_out_of_refrigeration'"
+    params: dict[str, Any] = {"limit": limit}
+    if facility:
+        where += " and facility_id = {facility:String}"
+        params["facility"] = facility
+    result = client.query(
+        "select din, product_code, facility_id, flagged_at, detail from coldchain_unit_flags "
+        f"final where {where} order by flagged_at desc limit {{limit:UInt32}}",
+        parameters=params,
+    )
+    out = []
+    for din, product, facility_id, flagged, detail in result.result_rows:
+        data = orjson.loads(detail) if detail else {}
+        out.append(
+            {
+                "din": din,
+                "product_code": product,
+                "facility_id": facility_id,
+                "returned_at": _plain(flagged),
+                "minutes_out": data.get("minutes_out"),
+                "limit_minutes": data.get("limit_minutes"),
+                "recommendation": "discard",
+            }
+        )
+    return out
