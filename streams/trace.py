@@ -485,8 +485,7 @@ def unit_traces(
                     "recall.notice",
                     r["addressed_to"],
                     r["product_code"],
-                    f"recall notice {r['recall_id']} to {r['addressed_to']} "
-                    f"(lookback {r['lookback_id']}): {r['reason']}",
+                    f"recall notice {r['recall_id']} to {r['addressed_to']}: {r['reason']}",
                     details={k: v for k, v in r.items() if k != "at"},
                 )
             )

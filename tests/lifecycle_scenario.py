@@ -46,7 +46,9 @@ def collected(din: str, at: datetime, donor: str = DONOR, **extra: Any) -> dict[
     return envelope("donation.collected", body, at=at, facility="BS01")
 
 
-def tested(din: str, at: datetime, round_no: int, reactive: tuple[str, ...] = ()) -> dict[str, Any]:
+def lab_result(
+    din: str, at: datetime, round_no: int, reactive: tuple[str, ...] = ()
+) -> dict[str, Any]:
     markers = [
         ("HBsAg", "ELISA"),
         ("anti-HCV", "ELISA"),
@@ -109,8 +111,8 @@ def split_unit() -> list[dict[str, Any]]:
         collected(d, T0),
         produced(d, RED, "red_cells", 280, h(3), 35),
         produced(d, PLASMA, "plasma", 200, h(3), 365),
-        tested(d, h(4), 1),
-        tested(d, h(6), 2),
+        lab_result(d, h(4), 1),
+        lab_result(d, h(6), 2),
         unit_event("unit.released", d, h(8)),
         unit_event(
             "unit.stored", d, h(9), product_code=RED, location_id="L1", equipment_id="FR-01"
@@ -181,8 +183,8 @@ def reactive_donation() -> list[dict[str, Any]]:
     return [
         collected(d, INDEX_T0),
         produced(d, RED, "red_cells", 280, h(3, INDEX_T0), 35),
-        tested(d, h(4, INDEX_T0), 1, reactive=("anti-HIV",)),
-        tested(d, h(6, INDEX_T0), 2, reactive=("anti-HIV", "HIV-RNA")),
+        lab_result(d, h(4, INDEX_T0), 1, reactive=("anti-HIV",)),
+        lab_result(d, h(6, INDEX_T0), 2, reactive=("anti-HIV", "HIV-RNA")),
     ]
 
 
@@ -268,11 +270,11 @@ def alert_units() -> dict[str, list[dict[str, Any]]]:
             indication="x",
         ),
     ]
-    d = make_din("G1234", 26, 206)  # reactive, issued anyway
+    d = make_din("G1234", 26, 206)  # released, then a reactive result, issued anyway
     out["unit.issued_reactive"] = [
         collected(d, base, donor(6)),
-        tested(d, h(3, base), 1, reactive=("anti-TP",)),
-        unit_event("unit.released", d, h(8, base)),
+        unit_event("unit.released", d, h(2, base)),
+        lab_result(d, h(3, base), 1, reactive=("anti-TP",)),
         unit_event("unit.issued", d, h(20, base), "H01", ward="ER"),
     ]
     d1, d2 = make_din("G1234", 26, 207), make_din("G1234", 26, 208)  # 60 days apart
