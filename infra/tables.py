@@ -162,12 +162,6 @@ def _spec(event_type: str, payload: type[Payload]) -> TableSpec:
     # subclasses and serialise as their value; only optional strings need None -> ''.
     string_cols = {name for name, ch_type in body if "String" in ch_type and "Array" not in ch_type}
     blank_when_none = [i for i, name in enumerate(flat) if name in string_cols]
-    # A datetime kept in a String column (components.expires_at) is stored as ISO 8601 text.
-    iso_text = [
-        i
-        for i, name in enumerate(flat)
-        if name in string_cols and _unwrap(fields[name].annotation)[0] in (datetime, AwareDatetime)
-    ]
     get_flat = operator.attrgetter(*flat) if len(flat) > 1 else None
     list_name = next(iter(nested), "")
     get_item = operator.attrgetter(*item_fields) if nested and len(item_fields) > 1 else None
@@ -179,11 +173,6 @@ def _spec(event_type: str, payload: type[Payload]) -> TableSpec:
         if any(values[i] is None for i in blank_when_none):
             values = tuple(
                 "" if v is None and i in blank_when_none else v for i, v in enumerate(values)
-            )
-        if iso_text:
-            values = tuple(
-                v.isoformat() if i in iso_text and v is not None else v
-                for i, v in enumerate(values)
             )
         if not nested:
             return [head + values]
