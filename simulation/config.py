@@ -1,0 +1,193 @@
+"""What a simulated city looks like: sizes, growth, and every calibration rate.
+
+Defaults are the published figures of ../shared/domain/README.md §5–6; a figure marked (assumed)
+has no published source. The domain rules themselves (donation intervals, shelf lives, storage
+ranges, tolerances) come from models.rules, so the simulator obeys what the platform checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from models.rules import ColdChainRules, DonorRules, ScreeningRules, StorageRules
+
+
+def _marker_rates() -> dict[str, float]:
+    # Share of donations reactive per marker (Zhengzhou 2013–17).
+    return {
+        "ALT": 0.0141,
+        "HBsAg": 0.0036,
+        "anti-HCV": 0.0032,
+        "anti-TP": 0.0027,
+        "anti-HIV": 0.0014,
+    }
+
+
+def _nat_split() -> dict[str, float]:
+    # (assumed) which NAT target a NAT-only yield is.
+    return {"HBV-DNA": 0.8, "HCV-RNA": 0.12, "HIV-RNA": 0.08}
+
+
+def _group_shares() -> dict[str, float]:
+    # (assumed) shares of new donors by group in the base year.
+    return {
+        "student": 0.32,
+        "employee": 0.30,
+        "civil_servant": 0.05,
+        "rural_resident": 0.12,
+        "other": 0.21,
+    }
+
+
+def _group_drift() -> dict[str, float]:
+    # (assumed) change of each share per year: students and employees fall (the 2024 speech);
+    # civil servants and rural residents rise slowly as the city asks them to.
+    return {
+        "student": -0.018,
+        "employee": -0.012,
+        "civil_servant": 0.004,
+        "rural_resident": 0.008,
+        "other": 0.018,
+    }
+
+
+def _demand_ratio() -> dict[str, float]:
+    # (assumed) clinical use in the start year as a share of what collection yields.
+    return {"red_cells": 0.97, "plasma": 0.95, "cryoprecipitate": 0.92}
+
+
+def _cover_days() -> dict[str, float]:
+    # (assumed) days of expected use a hospital blood bank keeps on its shelf.
+    return {"red_cells": 4.0, "plasma": 7.0, "cryoprecipitate": 7.0, "platelets": 1.5}
+
+
+def _discard_rates() -> dict[str, float]:
+    # Non-testing discards, share of collected units (§5); hemolysis (assumed).
+    return {
+        "lipemia": 0.028,
+        "bag_leak": 0.0024,
+        "clot": 0.0009,
+        "under_volume": 0.0002,
+        "hemolysis": 0.0005,
+    }
+
+
+def _reaction_categories() -> dict[str, float]:
+    # (assumed) SHOT-style mix of reported reactions: mostly allergic and febrile.
+    return {
+        "allergic": 0.5,
+        "febrile": 0.35,
+        "taco": 0.04,
+        "hypotensive": 0.03,
+        "haemolytic": 0.02,
+        "anaphylaxis": 0.02,
+        "trali": 0.01,
+        "other": 0.03,
+    }
+
+
+@dataclass(frozen=True)
+class CityConfig:
+    name: str = "small"
+    seeds_dir: Path | None = None  # default: the repository's dbt/seeds
+    station_id: str = "BS01"
+    station_name: str = "安澜市中心血站"
+    din_facility: str = "C4501"
+    stations: int = 1  # copies of the seeded service area, each with its own station
+    county_replicas: int = 1  # copies of the seeded counties under each station
+
+    # ---- collection ------------------------------------------------------------------------
+    # Mean donations a day in the start year across the sites open on the start date, before
+    # seasons (a prefecture city of 3-5 M residents: 200-400 a day).
+    donations_per_day: float = 22.0
+    collection_growth_per_year: float = 0.03
+    demand_growth_per_year: float = 0.10  # clinical use grows faster (10-15 %/year in the 2010s)
+    festival_dip: float = 0.32  # Spring Festival: -25 % to -40 %
+    festival_demand_dip: float = 0.12  # (assumed)
+    heat_dip: float = 0.12  # (assumed) July-August
+    student_vacation_loss: float = 0.75  # (assumed) share of student donors away on vacation
+    campaign_uplift: float = 0.25  # (assumed) uplift on a campaign day (doubled on 14 June)
+    group_drive_days_per_week: float = 2.0  # (assumed)
+    male_share: float = 0.64
+    group_shares: dict[str, float] = field(default_factory=_group_shares)
+    group_share_base_year: int = 2020
+    group_share_drift_per_year: dict[str, float] = field(default_factory=_group_drift)
+    # Repeat donors: the chance a donor comes back (calibrated so ~60 % of donations are by
+    # first-time donors, 58-64 % published); mobile vehicles' donors come back more often.
+    return_probability: dict[str, float] = field(
+        default_factory=lambda: {"fixed_house": 0.36, "mobile_vehicle": 0.46, "group_drive": 0.3}
+    )
+    return_delay_mean_days: dict[str, float] = field(
+        default_factory=lambda: {"fixed_house": 150.0, "mobile_vehicle": 90.0, "group_drive": 200.0}
+    )
+    apheresis_recruit_share: float = 0.3  # (assumed) repeat donors asked, while the list is short
+    apheresis_return_probability: float = 0.9  # (assumed) platelet donors stay on the list
+    apheresis_two_unit_share: float = 0.5  # (assumed) 2 therapeutic units per collection
+    whole_blood_volume_shares: dict[str, dict[int, float]] = field(
+        default_factory=lambda: {
+            "M": {400: 0.68, 300: 0.26, 200: 0.06},
+            "F": {400: 0.42, 300: 0.42, 200: 0.16},
+        }
+    )
+    # (assumed) a station calls off group drives above this many days of red cells, and calls
+    # platelet donors of a group to keep this many days of its platelets.
+    drive_call_off_days: float = 14.0
+    platelet_target_days: float = 2.5
+    platelet_pool_days: float = 60.0  # (assumed) donors on the list: 60 days of platelet use
+    deferral_rate: float = 0.015  # (assumed) visits deferred at the pre-donation check
+    burn_in_days: int = 1095  # donor history simulated (without events) before the start
+
+    # ---- testing -------------------------------------------------------------------------
+    marker_rates: dict[str, float] = field(default_factory=_marker_rates)
+    nat_reactive_rate: float = 0.0005
+    nat_split: dict[str, float] = field(default_factory=_nat_split)
+    alt_summer_factor: float = 1.35  # ALT peaks June-September
+    alt_young_men_factor: float = 1.5  # and in men aged 18-25
+    alt_women_factor: float = 0.6
+
+    # ---- components and discards --------------------------------------------------------
+    cryo_share: float = 0.3  # (assumed) whole blood >= 300 ml also giving cryoprecipitate
+    discard_rates: dict[str, float] = field(default_factory=_discard_rates)
+
+    # ---- hospitals ---------------------------------------------------------------------
+    demand_ratio: dict[str, float] = field(default_factory=_demand_ratio)
+    # (assumed) platelets are collected to order, so their use is set against all donations
+    # (China: about 0.1 therapeutic unit per donation); the platelet donor pool must cover it.
+    platelet_units_per_donation: float = 0.09
+    cover_days: dict[str, float] = field(default_factory=_cover_days)
+    warmup_days: int = 28  # clinical use ramps up while the empty shelves fill at the start
+    crossmatch_incompatible_rate: float = 0.002  # (assumed)
+    return_rate: float = 0.01  # (assumed) issued units sent back unused
+    return_out_of_control_share: float = 0.3  # (assumed) of those, > 30 min out of the fridge
+    reaction_rate: float = 0.0025  # (assumed) reactions reported per transfused unit
+    reaction_categories: dict[str, float] = field(default_factory=_reaction_categories)
+    repeat_recipient_share: float = 0.15  # (assumed) episodes of a patient transfused before
+
+    # ---- cold chain --------------------------------------------------------------------
+    short_excursions_per_equipment_day: float = 0.02  # (assumed) door left open, defrost
+    long_excursions_per_equipment_year: float = 0.15  # (assumed) compressor failure overnight
+    station_long_excursions_per_equipment_year: float = 0.05  # (assumed) better maintained
+    agitator_stops_per_day: float = 0.02  # (assumed)
+
+    # ---- rules the platform checks -------------------------------------------------------
+    donor_rules: DonorRules = field(default_factory=DonorRules)
+    storage_rules: StorageRules = field(default_factory=StorageRules)
+    screening_rules: ScreeningRules = field(default_factory=ScreeningRules)
+    cold_chain_rules: ColdChainRules = field(default_factory=ColdChainRules)
+
+
+PRESETS: dict[str, CityConfig] = {
+    # ~22 donations a day: a year is about 300k events (most of them temperature readings).
+    "small": CityConfig(),
+    # ~300 a day: three copies of the seeded counties under one station.
+    "prefecture": CityConfig(name="prefecture", county_replicas=3, donations_per_day=300.0),
+    # ~1.1 M a year: ten prefectures, each with its own station.
+    "province": CityConfig(
+        name="province", stations=10, county_replicas=3, donations_per_day=300.0
+    ),
+}
+
+
+def with_overrides(cfg: CityConfig, **changes: object) -> CityConfig:
+    return replace(cfg, **changes)  # type: ignore[arg-type]
