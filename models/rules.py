@@ -59,6 +59,8 @@ class ScreeningRules(BaseModel):
     )
     nat_markers: list[str] = Field(default_factory=lambda: ["HBV-DNA", "HCV-RNA", "HIV-RNA"])
     rounds_required: int = 2
+    # Serology is repeated in every required round; NAT runs on one sample, once.
+    nat_rounds_required: int = 1
     # Markers whose reactivity means an infection (ALT alone does not open a lookback).
     infectious_markers: list[str] = Field(
         default_factory=lambda: [
