@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from infra.errors import ConfigError
 from models.rules import (
     ColdChainRules,
+    DbtRules,
     DonorRules,
     HonourRules,
     IngestRules,
@@ -79,6 +80,7 @@ class Settings(BaseSettings):
     coldchain: ColdChainRules = Field(default_factory=ColdChainRules)
     lifecycle: LifecycleRules = Field(default_factory=LifecycleRules)
     quality: QualityRules = Field(default_factory=QualityRules)
+    dbt: DbtRules = Field(default_factory=DbtRules)
 
     # ---- derived values -------------------------------------------------------------------
     @property

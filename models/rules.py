@@ -150,6 +150,15 @@ class QualityRules(BaseModel):
     max_findings_per_check: int = 10000  # beyond this a check's findings are counted, not stored
 
 
+class DbtRules(BaseModel):
+    """The dbt marts (dbt/): how often the platform rebuilds them and their metric knobs."""
+
+    schedule_seconds: int = 3600  # 0 turns the scheduled rebuild off
+    threads: int = 2
+    baseline_year: int | None = None  # growth baseline; None = the first year with data
+    local_timezone: str = "Asia/Shanghai"  # days and months are local calendar days
+
+
 class IngestRules(BaseModel):
     max_event_bytes: int = 64 * 1024
     max_future_skew_seconds: int = 600

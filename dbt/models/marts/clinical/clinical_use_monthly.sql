@@ -1,0 +1,56 @@
+-- Clinical use per month x hospital x county x component type: units and components
+-- transfused, recipients, units issued and returned.
+{{ config(engine='MergeTree()', order_by='(use_month, county_code, hospital_id, component_type)') }}
+
+with
+
+movements as (
+
+    select * from {{ ref('fct_unit_movements') }}
+    where movement in ('issued', 'returned', 'transfused')
+
+),
+
+hospitals as (
+
+    select * from {{ ref('stg_reference__hospitals') }}
+
+),
+
+monthly as (
+
+    select
+        toStartOfMonth(moved_on) as use_month,
+        facility_id as hospital_id,
+        component_type,
+        round(sumIf(units, movement = 'transfused'), 2) as transfused_units,
+        countIf(movement = 'transfused') as transfused_components,
+        uniqExactIf(recipient_id, movement = 'transfused') as recipients,
+        round(sumIf(units, movement = 'issued'), 2) as issued_units,
+        round(sumIf(units, movement = 'returned'), 2) as returned_units
+    from movements
+    group by use_month, hospital_id, component_type
+
+),
+
+final as (
+
+    select
+        monthly.use_month as use_month,
+        toYear(monthly.use_month) as use_year,
+        monthly.hospital_id as hospital_id,
+        hospitals.hospital_name as hospital_name,
+        hospitals.hospital_level as hospital_level,
+        hospitals.county_code as county_code,
+        monthly.component_type as component_type,
+        monthly.transfused_units as transfused_units,
+        monthly.transfused_components as transfused_components,
+        monthly.recipients as recipients,
+        monthly.issued_units as issued_units,
+        monthly.returned_units as returned_units
+    from monthly
+    inner join hospitals on monthly.hospital_id = hospitals.hospital_id
+
+)
+
+select * from final

@@ -1,0 +1,376 @@
+-- The unit movement ledger: one row per movement of each unit, with the state and place it
+-- leaves the unit in, valid until its next movement (or its expiry, if it expires in stock).
+-- Daily stock, wastage and clinical use are all read off this ledger, so stock is never typed
+-- in by anyone: it is a by-product of the operational events.
+--
+-- A "unit" is a component (DIN + product code). The donation itself is a unit too (product
+-- code '') while it waits to be processed: collected into quarantine at the collection
+-- facility, ended by its first component (`processed`) or by a whole-donation discard.
+-- A release covers every component of its DIN; a shipment, receipt, issue, return,
+-- transfusion or discard without a product code covers every component of its DIN.
+--
+-- Incremental: a unit's state depends on all its earlier movements, so a run rebuilds the whole
+-- history of every DIN that got a new event since the last run (delete+insert on din) and
+-- leaves all other DINs alone. Source tables are ordered by din, so that is a key lookup.
+{%- set movement_sources = [
+    'stg_warehouse__donations', 'stg_warehouse__components', 'stg_warehouse__unit_releases',
+    'stg_warehouse__shipments', 'stg_warehouse__receipts', 'stg_warehouse__unit_issues',
+    'stg_warehouse__unit_returns', 'stg_warehouse__transfusions', 'stg_warehouse__discards',
+] -%}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='din',
+        engine='MergeTree()',
+        order_by='(din, product_code, moved_at)',
+        partition_by='toYYYYMM(moved_at)',
+        settings=patch_part_delete_table_settings(),
+        query_settings=patch_part_delete_query_settings(),
+        pre_hook="{{ stage_touched_units(" ~ movement_sources ~ ") }}",
+        post_hook="{{ drop_touched_units() }}",
+    )
+}}
+
+with
+
+donations as (
+
+    select
+        din,
+        event_id,
+        occurred_at,
+        facility_id,
+        donation_kind,
+        volume_ml,
+        therapeutic_units,
+        abo_rh,
+        ingested_at
+    from {{ ref('stg_warehouse__donations') }}
+    {{ only_touched_units() }}
+
+),
+
+components as (
+
+    select
+        din,
+        product_code,
+        event_id,
+        occurred_at,
+        facility_id,
+        component_type,
+        abo_rh,
+        volume_ml,
+        expires_at,
+        ingested_at
+    from {{ ref('stg_warehouse__components') }}
+    {{ only_touched_units() }}
+
+),
+
+-- what each unit is: type, group, units and expiry ---------------------------------------------
+component_units as (
+
+    select
+        components.din as din,
+        components.product_code as product_code,
+        components.component_type as component_type,
+        components.abo_rh as abo_rh,
+        {{ component_units('donations.donation_kind', 'donations.volume_ml',
+                           'components.volume_ml') }} as units,
+        components.volume_ml as volume_ml,
+        components.expires_at as expires_at
+    from components
+    left any join donations on components.din = donations.din
+
+),
+
+collected_units as (
+
+    select
+        din,
+        '' as product_code,
+        multiIf(
+            donation_kind = 'apheresis_platelets', 'platelets',
+            donation_kind = 'apheresis_plasma', 'plasma',
+            'whole_blood'
+        ) as component_type,
+        abo_rh,
+        {{ collection_units('donation_kind', 'volume_ml', 'therapeutic_units') }} as units,
+        volume_ml,
+        toNullable(
+            occurred_at
+            + toIntervalSecond(toInt64({{ var('whole_blood_shelf_life_days') }} * 86400))
+        ) as expires_at
+    from donations
+
+),
+
+unit_catalog as (
+
+    select * from component_units
+    union all
+    select * from collected_units
+
+),
+
+-- every movement, one row per unit it applies to ------------------------------------------------
+components_by_din as (
+
+    select
+        din,
+        groupArray(product_code) as product_codes,
+        min(occurred_at) as made_at,
+        argMin(facility_id, occurred_at) as made_by,
+        argMin(event_id, occurred_at) as first_event_id,
+        max(ingested_at) as last_ingested_at
+    from components
+    group by din
+
+),
+
+donation_movements as (
+
+    select
+        din,
+        '' as product_code,
+        'collected' as movement,
+        toUInt8(0) as movement_rank,
+        occurred_at as moved_at,
+        facility_id,
+        facility_id as location_id,
+        '' as cause,
+        '' as recipient_id,
+        event_id,
+        ingested_at
+    from donations
+
+    union all
+
+    select
+        din,
+        '' as product_code,
+        'processed' as movement,
+        toUInt8(1) as movement_rank,
+        made_at as moved_at,
+        made_by as facility_id,
+        made_by as location_id,
+        '' as cause,
+        '' as recipient_id,
+        first_event_id as event_id,
+        last_ingested_at as ingested_at
+    from components_by_din
+
+    union all
+
+    select
+        din,
+        product_code,
+        'produced' as movement,
+        toUInt8(2) as movement_rank,
+        occurred_at as moved_at,
+        facility_id,
+        facility_id as location_id,
+        '' as cause,
+        '' as recipient_id,
+        event_id,
+        ingested_at
+    from components
+
+),
+
+unit_events as (
+
+    select
+        din, '' as product_code, 'released' as movement, toUInt8(3) as movement_rank,
+        occurred_at as moved_at, facility_id, facility_id as location_id,
+        '' as cause, '' as recipient_id, event_id, ingested_at
+    from {{ ref('stg_warehouse__unit_releases') }}
+    {{ only_touched_units() }}
+
+    union all
+
+    select
+        din, product_code, 'shipped' as movement, toUInt8(4) as movement_rank,
+        occurred_at as moved_at, facility_id, to_facility_id as location_id,
+        '' as cause, '' as recipient_id, event_id, ingested_at
+    from {{ ref('stg_warehouse__shipments') }}
+    {{ only_touched_units() }}
+
+    union all
+
+    select
+        din, product_code, 'received' as movement, toUInt8(5) as movement_rank,
+        occurred_at as moved_at, facility_id, facility_id as location_id,
+        '' as cause, '' as recipient_id, event_id, ingested_at
+    from {{ ref('stg_warehouse__receipts') }}
+    {{ only_touched_units() }}
+
+    union all
+
+    select
+        din, product_code, 'issued' as movement, toUInt8(6) as movement_rank,
+        occurred_at as moved_at, facility_id, facility_id as location_id,
+        '' as cause, recipient_id, event_id, ingested_at
+    from {{ ref('stg_warehouse__unit_issues') }}
+    {{ only_touched_units() }}
+
+    union all
+
+    select
+        din, product_code, 'returned' as movement, toUInt8(7) as movement_rank,
+        occurred_at as moved_at, facility_id, facility_id as location_id,
+        '' as cause, '' as recipient_id, event_id, ingested_at
+    from {{ ref('stg_warehouse__unit_returns') }}
+    {{ only_touched_units() }}
+
+    union all
+
+    select
+        din, product_code, 'transfused' as movement, toUInt8(8) as movement_rank,
+        occurred_at as moved_at, facility_id, facility_id as location_id,
+        '' as cause, recipient_id, event_id, ingested_at
+    from {{ ref('stg_warehouse__transfusions') }}
+    {{ only_touched_units() }}
+
+    union all
+
+    select
+        din, product_code, 'discarded' as movement, toUInt8(9) as movement_rank,
+        occurred_at as moved_at, facility_id, facility_id as location_id,
+        toString(cause) as cause, '' as recipient_id, event_id, ingested_at
+    from {{ ref('stg_warehouse__discards') }}
+    {{ only_touched_units() }}
+
+),
+
+resolved_unit_events as (
+
+    -- A named component; without a product code, every component of the DIN; a whole
+    -- donation discarded before any component was made from it: the donation itself.
+    select
+        unit_events.din as din,
+        arrayJoin(multiIf(
+            unit_events.product_code != '', [unit_events.product_code],
+            notEmpty(components_by_din.product_codes), components_by_din.product_codes,
+            unit_events.movement = 'discarded', [''],
+            emptyArrayString()
+        )) as product_code,
+        unit_events.movement as movement,
+        unit_events.movement_rank as movement_rank,
+        unit_events.moved_at as moved_at,
+        unit_events.facility_id as facility_id,
+        unit_events.location_id as location_id,
+        unit_events.cause as cause,
+        unit_events.recipient_id as recipient_id,
+        unit_events.event_id as event_id,
+        unit_events.ingested_at as ingested_at
+    from unit_events
+    left any join components_by_din on unit_events.din = components_by_din.din
+
+),
+
+movements as (
+
+    select * from donation_movements
+    union all
+    select * from resolved_unit_events
+
+),
+
+with_units as (
+
+    select
+        movements.*,
+        unit_catalog.component_type as component_type,
+        unit_catalog.abo_rh as abo_rh,
+        unit_catalog.units as units,
+        unit_catalog.volume_ml as volume_ml,
+        unit_catalog.expires_at as expires_at
+    from movements
+    inner join unit_catalog
+        on movements.din = unit_catalog.din
+        and movements.product_code = unit_catalog.product_code
+
+),
+
+-- each unit's movements in order: what came before, what comes next ----------------------------
+sequenced as (
+
+    select
+        *,
+        max(movement = 'released') over history as released_so_far,
+        max(movement = 'produced') over history as produced_so_far,
+        leadInFrame(toNullable(moved_at)) over ahead as next_moved_at,
+        leadInFrame(movement) over ahead as next_movement
+    from with_units
+    window
+        history as (
+            partition by din, product_code
+            order by moved_at, movement_rank
+            rows between unbounded preceding and current row
+        ),
+        ahead as (
+            partition by din, product_code
+            order by moved_at, movement_rank
+            rows between current row and 1 following
+        )
+
+),
+
+stated as (
+
+    select
+        *,
+        multiIf(
+            movement = 'collected', 'quarantine',
+            movement = 'processed', 'processed',
+            movement = 'produced', if(released_so_far, 'available', 'quarantine'),
+            movement = 'released', if(produced_so_far, 'available', 'pending'),
+            movement = 'shipped', 'in_transit',
+            movement in ('received', 'returned'), 'available',
+            movement = 'issued', 'issued',
+            movement = 'transfused', 'transfused',
+            'discarded'
+        ) as state,
+        state in {{ stock_states() }}
+            and expires_at is not null
+            and (next_moved_at is null or expires_at < next_moved_at) as expires_in_state
+    from sequenced
+
+),
+
+final as (
+
+    select
+        cityHash64(event_id, product_code, movement) as movement_id,
+        event_id,
+        din,
+        product_code,
+        component_type,
+        abo_rh,
+        units,
+        volume_ml,
+        movement,
+        movement_rank,
+        moved_at,
+        {{ local_date('moved_at') }} as moved_on,
+        facility_id,
+        location_id,
+        state,
+        cause,
+        recipient_id,
+        expires_at,
+        next_movement,
+        next_moved_at,
+        if(expires_in_state, expires_at, next_moved_at) as valid_to,
+        {{ local_date('valid_to') }} as valid_to_on,
+        expires_in_state,
+        ingested_at as source_ingested_at
+    from stated
+
+)
+
+select * from final

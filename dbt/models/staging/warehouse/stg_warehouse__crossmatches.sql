@@ -1,0 +1,28 @@
+-- Crossmatches of a unit against a recipient.
+with
+
+source as (
+
+    select * from {{ source('warehouse', 'crossmatches') }}
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        occurred_at,
+        {{ local_date('occurred_at') }} as occurred_on,
+        recorded_at,
+        facility_id,
+        din,
+        product_code,
+        recipient_id,
+        recipient_abo_rh,
+        compatible,
+        ingested_at
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,8 @@
+{#- A count, volume or rate that can never be below zero. -#}
+{% test non_negative(model, column_name) %}
+
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} < 0
+
+{% endtest %}
