@@ -25,6 +25,7 @@ ROUTERS: list[str] = [
     "api.routes.lookback",
     "api.routes.inventory",
     "api.routes.coldchain",
+    "api.routes.dbt",
 ]
 
 

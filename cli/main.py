@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "cli.trace",
     "cli.lookback",
     "cli.inventory",
+    "cli.dbt",
 ]
 
 app = typer.Typer(
