@@ -65,6 +65,11 @@ _KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 Lang = Literal["en", "zh"]
+_BREACHES = {
+    "too_warm": ("too warm", "温度过高"),
+    "too_cold": ("too cold", "温度过低"),
+    "not_agitated": ("agitation stopped", "振荡停止"),
+}
 
 
 def cause_name(cause: str | None, lang: Lang = "en") -> str:
@@ -122,14 +127,23 @@ class Evidence:
                 msg = d.get("message_zh" if zh else "message_en") or d.get("rule", "")
                 return f"{at} 冷链告警：{msg}" if zh else f"cold-chain alert on {at}: {msg}"
             minutes = float(d.get("minutes", 0))
-            eq, rng = d.get("equipment_id", "?"), d.get("range", "")
-            lo, hi = d.get("min_temperature_c"), d.get("max_temperature_c")
+            eq, lo, hi = (
+                d.get("equipment_id", "?"),
+                d.get("min_temperature_c"),
+                d.get("max_temperature_c"),
+            )
+            start = _at(d.get("started_at"))
+            what = [_BREACHES[b][1 if zh else 0] for b in d.get("breaches", []) if b in _BREACHES]
             if zh:
-                start = _at(d.get("started_at"))
-                return f"{start} 起在 {eq} 中超出 {rng} 达 {minutes:.0f} 分钟（读数 {lo}～{hi} °C）"
+                why = "、".join(what) + "；" if what else ""
+                return (
+                    f"{start} 起在 {eq} 中超出 {d.get('range_zh') or d.get('range', '')} 达 "
+                    f"{minutes:.0f} 分钟（{why}读数 {lo}～{hi} °C）"
+                )
+            why = ", ".join(what) + "; " if what else ""
             return (
-                f"{minutes:.0f} min outside {rng} in {eq} from {_at(d.get('started_at'))} "
-                f"(readings {lo} to {hi} °C)"
+                f"{minutes:.0f} min outside {d.get('range', '')} in {eq} from {start} "
+                f"({why}readings {lo} to {hi} °C)"
             )
         if self.cause == "returned_out_of_control":
             minutes, limit = float(d.get("minutes", 0)), float(d.get("limit", 0))

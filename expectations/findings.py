@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 import pandas as pd
 
 from expectations.checks import Check, sentence
+from expectations.window import as_utc
 
 # Where a frame keeps the moment a finding is about, in order of preference.
 _TIME_COLUMNS = ("occurred_at", "released_at", "discarded_at", "first_event_at", "last_event_at")
@@ -48,9 +49,7 @@ def _moment(value: Any) -> datetime | None:
             return None
     except (TypeError, ValueError):
         return None
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
-    return stamp.to_pydatetime()
+    return as_utc(value)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ stored long before it. Timestamps come back as naive UTC.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from clickhouse_connect.driver.client import Client
 
+from expectations.screening import gaps_text, screening_gaps
 from expectations.window import Window, sql_time
 from infra.settings import Settings
 from models.isbt128 import mod37_2
@@ -192,36 +194,14 @@ def release_screening_frame(ctx: FrameContext) -> pd.DataFrame:
         group by r.event_id, r.din, r.facility_id, r.released_at
         """,
     )
-    screening = ctx.settings.screening
-    markers = screening.serology_markers + screening.nat_markers
-    rounds = range(1, screening.rounds_required + 1)
-
-    def missing(negatives: list[str]) -> list[tuple[str, int]]:
-        have = set(negatives)
-        return [(m, r) for m in markers for r in rounds if f"{m}#{r}" not in have]
-
-    gaps = [missing(list(n)) for n in frame["negatives"]]
+    gaps = [screening_gaps(list(n), ctx.settings.screening) for n in frame["negatives"]]
     frame["missing_count"] = [len(g) for g in gaps]
-    frame["missing_text"] = [_pairs_text(g, "en") for g in gaps]
-    frame["missing_text_zh"] = [_pairs_text(g, "zh") for g in gaps]
+    frame["missing_text"] = [gaps_text(g, "en") for g in gaps]
+    frame["missing_text_zh"] = [gaps_text(g, "zh") for g in gaps]
     frame["reactive_count"] = [len(r) for r in frame["reactive_markers"]]
     frame["reactive_text"] = [", ".join(r) for r in frame["reactive_markers"]]
     frame["occurred_at"] = frame["released_at"]
     return frame.drop(columns=["negatives"])
-
-
-def _pairs_text(pairs: list[tuple[str, int]], lang: str) -> str:
-    by_marker: dict[str, list[int]] = {}
-    for marker, rnd in pairs:
-        by_marker.setdefault(marker, []).append(rnd)
-    if lang == "zh":
-        return "、".join(
-            f"{m}（第{'、'.join(str(r) for r in rs)}轮）" for m, rs in by_marker.items()
-        )
-    return ", ".join(
-        f"{m} (round{'s' if len(rs) > 1 else ''} {', '.join(str(r) for r in rs)})"
-        for m, rs in by_marker.items()
-    )
 
 
 # Derived products are made from another component of the same donation: not counted again.
@@ -360,12 +340,16 @@ def freshness_frame(ctx: FrameContext) -> pd.DataFrame:
 FrameBuilder = Callable[[FrameContext], pd.DataFrame]
 
 
+def _plain_frame_of(table: str, ctx: FrameContext) -> pd.DataFrame:
+    return plain_table_frame(ctx, table)
+
+
 def frame_builders() -> dict[str, FrameBuilder]:
     """Suite name -> the function that pulls its frame."""
     from expectations.wastage import wastage_frame  # the evidence assembly is its own module
 
     builders: dict[str, FrameBuilder] = {
-        table: (lambda ctx, t=table: plain_table_frame(ctx, t)) for table in _TABLE_COLUMNS
+        table: functools.partial(_plain_frame_of, table) for table in _TABLE_COLUMNS
     }
     builders.update(
         {

@@ -110,7 +110,9 @@ class GxValidator:
             )
         outcomes = []
         for res in result.results:
-            check = by_name[res.expectation_config.meta["check"]]
+            config = res.expectation_config
+            assert config is not None and config.meta is not None
+            check = by_name[config.meta["check"]]
             info = res.exception_info or {}
             if info.get("raised_exception"):
                 message = str(info.get("exception_message") or "error")[:300]

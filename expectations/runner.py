@@ -72,7 +72,7 @@ class QualityRun:
     @property
     def counts(self) -> dict[str, int]:
         """Findings by severity (every unexpected row counts, stored or not)."""
-        counts = {s: 0 for s in SEVERITIES}
+        counts: dict[str, int] = {s: 0 for s in SEVERITIES}
         for check in self.checks:
             if not check.success:
                 counts[check.severity] += max(check.unexpected_count, 1 if check.error else 0)

@@ -156,10 +156,10 @@ def write_discard_causes(client: Client, run_id: str, at: datetime, frame: pd.Da
             r["product_code"],
             r["facility_id"],
             as_utc(r["discarded_at"]),
-            r["component_type"] or "",
+            _text(r["component_type"]),
             int(r["volume_ml"] or 0),
             r["recorded_cause"],
-            r["derived_cause"] or "",
+            _text(r["derived_cause"]),
             r["status"] == "agrees",
             r["evidence"],
             run_id,
@@ -168,6 +168,11 @@ def write_discard_causes(client: Client, run_id: str, at: datetime, frame: pd.Da
         for r in frame.to_dict("records")
     ]
     insert(client, "discard_causes", rows, CAUSE_COLUMNS)
+
+
+def _text(value: Any) -> str:
+    """A frame's text cell: missing (None, or NaN in a pandas string column) is ''."""
+    return "" if value is None or pd.isna(value) else str(value)
 
 
 def write_run(client: Client, row: dict[str, Any]) -> None:
@@ -249,7 +254,7 @@ def findings_by_severity(client: Client, run_id: str) -> dict[str, int]:
         "group by severity",
         parameters={"run_id": run_id},
     ).result_rows
-    counts = {s: 0 for s in SEVERITIES}
+    counts: dict[str, int] = {s: 0 for s in SEVERITIES}
     counts.update({str(s): int(n) for s, n in rows})
     return counts
 

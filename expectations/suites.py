@@ -101,50 +101,34 @@ class _Builder:
         )
 
     def in_set(self, column: str, values: Any, severity: Severity = "warning", **kw: Any) -> None:
-        self.add(
-            f"{column}_allowed",
-            severity,
-            "ExpectColumnValuesToBeInSet",
-            *_NOT_IN_SET,
-            column=column,
-            value_set=sorted(str(v) for v in values),
-            **kw,
-        )
+        kw.update(column=column, value_set=sorted(str(v) for v in values))
+        en, zh = _NOT_IN_SET
+        self.add(f"{column}_allowed", severity, "ExpectColumnValuesToBeInSet", en, zh, **kw)
 
     def between(
         self, column: str, low: Any, high: Any, severity: Severity = "warning", **kw: Any
     ) -> None:
         what = kw.pop("what", f"{column}_in_range")
-        bounds = {k: v for k, v in (("min_value", low), ("max_value", high)) if v is not None}
-        self.add(
-            what,
-            severity,
-            "ExpectColumnValuesToBeBetween",
-            *_OUT_OF_RANGE,
-            column=column,
-            **bounds,
-            **kw,
-        )
+        kw["column"] = column
+        kw.update({k: v for k, v in (("min_value", low), ("max_value", high)) if v is not None})
+        en, zh = _OUT_OF_RANGE
+        self.add(what, severity, "ExpectColumnValuesToBeBetween", en, zh, **kw)
 
     def regex(self, column: str, pattern: str, severity: Severity = "warning", **kw: Any) -> None:
         what = kw.pop("what", f"{column}_format")
-        self.add(
-            what,
-            severity,
-            "ExpectColumnValuesToMatchRegex",
-            *_MALFORMED,
-            column=column,
-            regex=pattern,
-            **kw,
-        )
+        kw.update(column=column, regex=pattern)
+        en, zh = _MALFORMED
+        self.add(what, severity, "ExpectColumnValuesToMatchRegex", en, zh, **kw)
 
     def present(self, column: str, severity: Severity = "warning") -> None:
         """A required text field is not empty."""
+        en, zh = _MISSING
         self.add(
             f"{column}_present",
             severity,
             "ExpectColumnValueLengthsToBeBetween",
-            *_MISSING,
+            en,
+            zh,
             column=column,
             min_value=1,
         )
@@ -440,8 +424,8 @@ def cross_table_suites(settings: Settings) -> list[Suite]:
     )
     suites.append(
         b.build(
-            f"Every released unit has a negative result for every required marker in each of "
-            f"{rounds} rounds, and no reactive one."
+            f"Every released unit has a negative result for every serology marker in each of "
+            f"{rounds} rounds and for every NAT marker, and no reactive one."
         )
     )
 

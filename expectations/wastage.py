@@ -8,8 +8,10 @@ both the recorded and the derived cause so GX checks that they agree.
 A cold-chain excursion is derived from the temperature readings of the equipment the unit was
 stored in, while it was there, against its component's storage range (StorageRules): a run of
 consecutive out-of-range readings (or, for platelets, readings without agitation) longer than
-ColdChainRules.excursion_tolerance_minutes. Alerts in the ``alerts`` table whose rule matches
-QualityRules.excursion_alert_rule_patterns count too, when a processor raises them.
+ColdChainRules.excursion_tolerance_minutes. Unit alerts in the ``alerts`` table whose rule
+matches QualityRules.excursion_alert_rule_patterns (the cold-chain processor's
+``coldchain.excursion_unit_quarantine``) count too where the readings alone show nothing, e.g.
+when the readings are not in the warehouse.
 """
 
 from __future__ import annotations
@@ -56,16 +58,23 @@ WASTAGE_COLUMNS = [
 ]
 
 
-def _range_text(rule: StorageRule | None) -> str:
+def _range_text(rule: StorageRule | None, lang: str = "en") -> str:
+    """``2–6 °C``, ``≤ -18 °C``, ``20–24 °C with agitation`` (``20–24 °C 持续振荡``)."""
     if rule is None:
-        return "its storage range"
+        return "储存条件" if lang == "zh" else "its storage range"
     if rule.min_c is None:
         text = f"≤ {rule.max_c:g} °C"
     elif rule.max_c is None:
         text = f"≥ {rule.min_c:g} °C"
     else:
         text = f"{rule.min_c:g}–{rule.max_c:g} °C"
-    return text + (" with agitation" if rule.needs_agitation else "")
+    if rule.needs_agitation:
+        text += " 持续振荡" if lang == "zh" else " with agitation"
+    return text
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def excursions_sql(ctx: FrameContext, discards_sql: str) -> str:
@@ -73,8 +82,8 @@ def excursions_sql(ctx: FrameContext, discards_sql: str) -> str:
     consecutive out-of-range readings the unit sat through for longer than the tolerance."""
     rules = ctx.settings.storage.components
     types = list(rules)
-    mins = [rules[t].min_c if rules[t].min_c is not None else -1000.0 for t in types]
-    maxs = [rules[t].max_c if rules[t].max_c is not None else 1000.0 for t in types]
+    mins = [_or(rules[t].min_c, -1000.0) for t in types]  # no lower limit (plasma)
+    maxs = [_or(rules[t].max_c, 1000.0) for t in types]
     agitated = [t for t in types if rules[t].needs_agitation]
     tolerance = ctx.settings.coldchain.excursion_tolerance_minutes
     return f"""
@@ -120,12 +129,14 @@ def excursions_sql(ctx: FrameContext, discards_sql: str) -> str:
         select p.equipment_id as equipment_id, p.component_type as component_type,
             r.occurred_at as t, r.temperature_c as temperature_c,
             r.occurred_at + toIntervalSecond(r.interval_seconds) as covered_until,
-            not (r.temperature_c >= transform(p.component_type, {_array(types)},
-                    {_array(mins)}, -1000.0)
-                and r.temperature_c <= transform(p.component_type, {_array(types)},
-                    {_array(maxs)}, 1000.0)
-                and (not has({_array(agitated) if agitated else "CAST([] AS Array(String))"},
-                    p.component_type) or ifNull(r.agitating, true))) as out_of_range
+            r.temperature_c > transform(p.component_type, {_array(types)}, {_array(maxs)},
+                1000.0) as too_warm,
+            r.temperature_c < transform(p.component_type, {_array(types)}, {_array(mins)},
+                -1000.0) as too_cold,
+            -- Only a reported stop is a breach: unknown agitation (null) is not.
+            has({_array(agitated) if agitated else "CAST([] AS Array(String))"},
+                p.component_type) and r.agitating = false as not_agitated,
+            too_warm or too_cold or ifNull(not_agitated, false) as out_of_range
         from (
             select equipment_id, occurred_at, temperature_c, interval_seconds, agitating
             from temperature_readings
@@ -147,7 +158,10 @@ def excursions_sql(ctx: FrameContext, discards_sql: str) -> str:
         -- once per unit, so the cost follows the readings, not units x readings.
         select equipment_id, component_type, min(t) as started_at,
             max(covered_until) as ended_at, min(temperature_c) as min_temperature_c,
-            max(temperature_c) as max_temperature_c
+            max(temperature_c) as max_temperature_c,
+            arrayFilter(x -> x != '', [if(max(too_warm), 'too_warm', ''),
+                if(max(too_cold), 'too_cold', ''),
+                if(max(ifNull(not_agitated, false)), 'not_agitated', '')]) as breaches
         from runs
         where out_of_range
         group by equipment_id, component_type, run_id
@@ -160,7 +174,8 @@ def excursions_sql(ctx: FrameContext, discards_sql: str) -> str:
         least(e.ended_at, s.stay_end) as ended_at,
         dateDiff('second', greatest(e.started_at, s.stay_start),
             least(e.ended_at, s.stay_end)) / 60.0 as minutes,
-        e.min_temperature_c as min_temperature_c, e.max_temperature_c as max_temperature_c
+        e.min_temperature_c as min_temperature_c, e.max_temperature_c as max_temperature_c,
+        e.breaches as breaches
     from stays as s
     inner join episodes as e
         on e.equipment_id = s.equipment_id and e.component_type = s.component_type
@@ -172,7 +187,7 @@ def excursions_sql(ctx: FrameContext, discards_sql: str) -> str:
 def _alerts_available(ctx: FrameContext) -> bool:
     rows = ctx.client.query(
         "select count() from system.columns where database = currentDatabase() "
-        "and table = 'alerts' and name in ('rule', 'din', 'occurred_at', 'equipment_id')"
+        "and table = 'alerts' and name in ('rule', 'din', 'occurred_at', 'product_code')"
     ).result_rows
     return bool(rows and rows[0][0] == 4)
 
@@ -250,8 +265,9 @@ def wastage_frame(ctx: FrameContext) -> pd.DataFrame:
         alerts = _group(
             query_frame(
                 q,
-                "select din, alert_id, rule, occurred_at as at, message_en, message_zh "
-                f"from alerts where ({like}) and {in_window} limit 1 by alert_id",
+                "select din, product_code, alert_id, rule, occurred_at as at, message_en, "
+                f"message_zh from alerts where ({like}) and din != '' and {in_window} "
+                "limit 1 by alert_id",
             )
         )
 
@@ -324,18 +340,23 @@ def _evidence(
                     "min_temperature_c": round(float(run["min_temperature_c"]), 1),
                     "max_temperature_c": round(float(run["max_temperature_c"]), 1),
                     "range": _range_text(rules.get(str(run["component_type"]))),
+                    "range_zh": _range_text(rules.get(str(run["component_type"])), "zh"),
+                    "breaches": [str(b) for b in run["breaches"]],
                 },
             )
         )
-    for alert in alerts.get(din, []):
-        found.append(
-            Evidence(
-                "cold_chain_breach",
-                as_utc(alert["at"]),
-                "alerts",
-                {k: alert[k] for k in ("alert_id", "rule", "message_en", "message_zh")},
+    derived_excursion = any(e.cause == "cold_chain_breach" for e in found)
+    for alert in alerts.get(din, []) if not derived_excursion else []:
+        if _matches(product, alert["product_code"]):
+            found.append(
+                Evidence(
+                    "cold_chain_breach",
+                    # The alert dates the exposure's start; it is confirmed past the tolerance.
+                    as_utc(alert["at"]) + timedelta(minutes=tolerance),
+                    "alerts",
+                    {k: alert[k] for k in ("alert_id", "rule", "message_en", "message_zh")},
+                )
             )
-        )
     for ret in returns.get(din, []):
         if _matches(product, ret["product_code"]):
             found.append(

@@ -29,7 +29,7 @@ def as_utc(value: object) -> datetime:
     """A warehouse timestamp (naive UTC) or any datetime as an aware UTC datetime."""
     import pandas as pd  # pandas is imported by every caller already; keep this module light
 
-    stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+    stamp = pd.Timestamp(value)
     stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
     return stamp.to_pydatetime()  # type: ignore[no-any-return]
 

@@ -20,6 +20,7 @@ from clickhouse_connect.driver.client import Client
 from expectations.runner import QualityRun, quality_summary, run_quality
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
+from models.alerts import ALERT_COLUMNS, Alert, alert_row
 from models.isbt128 import make_din
 from models.pseudonym import pseudonymise
 from streams.sinks.warehouse import load_direct
@@ -452,11 +453,11 @@ def test_incremental_runs_check_only_new_data(warehouse: tuple[Settings, Client]
     assert first.window.mode == "incremental" and first.window.start is None
     assert found(first) == set()
 
-    # A new unit arrives, released although round 2 never tested HIV-RNA.
+    # A new unit arrives, released although round 2 never tested anti-TP.
     late = City()
     at = END - timedelta(hours=6)
     din = late.donation("U9", 9, at)
-    late.processed(din, at, skip="HIV-RNA")
+    late.processed(din, at, skip="anti-TP")
     load(client, late.events)
     second = run_quality(settings)
     assert second.window.start == first.window.end
@@ -597,3 +598,42 @@ def test_cli_prints_findings_and_exits_non_zero_on_critical(
         assert result.exit_code == 2 and "neither a date" in result.output
     finally:
         get_settings.cache_clear()
+
+
+def test_cold_chain_alerts_count_as_evidence(warehouse: tuple[Settings, Client]) -> None:
+    """Without the fridge's readings in the warehouse, the cold-chain processor's alert about
+    the unit is the evidence that an 'expired' discard was really a cold-chain loss."""
+    settings, client = warehouse
+    c = city(expired_after_excursion=True)
+    c.events = [
+        e
+        for e in c.events
+        if not (
+            e["type"] == "storage.temperature_recorded" and e["payload"]["equipment_id"] == "FR02"
+        )
+    ]
+    load(client, c.events)
+    before = run_quality(settings, all=True, build_docs=False)
+    unsupported = {(f.check, f.din) for f in before.findings if f.check.startswith("wastage")}
+    assert unsupported == {("wastage.cause_has_evidence", c.dins["U4"])}
+
+    alert = Alert(
+        rule="coldchain.excursion_unit_quarantine",
+        severity="critical",
+        subject=c.dins["U4"],
+        message_en="Unit was in FR02 during a confirmed cold-chain excursion.",
+        message_zh="血液存放于FR02期间发生冷链失控。",
+        occurred_at=T0 + timedelta(days=1, hours=2),
+        din=c.dins["U4"],
+        product_code=RED_CELLS,
+        facility_id="BS01",
+        equipment_id="FR02",
+    )
+    client.insert("alerts", [alert_row(alert.to_record(), 0, 0)], column_names=list(ALERT_COLUMNS))
+    after = run_quality(settings, all=True, build_docs=False)
+    wastage = [f for f in after.findings if f.check.startswith("wastage")]
+    assert [(f.check, f.din, f.cause) for f in wastage] == [
+        ("wastage.cause_matches_evidence", c.dins["U4"], "cold_chain_breach")
+    ]
+    assert wastage[0].evidence["evidence"][0]["source"] == "alerts"
+    assert "FR02" in wastage[0].message_en
