@@ -521,7 +521,6 @@ def apply_reading(
             if excursion.ended_at is not None:
                 monitor.ended.append(excursion)
         effects.excursions[excursion.excursion_id] = excursion
-    _forget(monitor, contents, reading.at, rules)
     return effects
 
 
@@ -545,7 +544,9 @@ def _extend(
     excursion.component_types = sorted(set(excursion.component_types) | types)
 
 
-def _forget(monitor: Monitor, contents: Contents, now: datetime, rules: ColdChainRules) -> None:
+def forget(monitor: Monitor, contents: Contents, now: datetime, rules: ColdChainRules) -> None:
+    """Drop ended excursions and departed units older than the retention (call now and then,
+    e.g. once per batch: keeping them longer only costs memory)."""
     horizon = now - timedelta(hours=rules.history_retention_hours)
     monitor.ended = [e for e in monitor.ended if e.until >= horizon]
     contents.prune(horizon)

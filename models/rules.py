@@ -103,6 +103,9 @@ class InventoryRules(BaseModel):
     # Levels are re-evaluated with every batch of unit movements, and at least this often in
     # event time (units expire on the shelf without any event).
     evaluate_every_minutes: float = 60.0
+    # ...but at most once per this many (wall-clock) seconds: under load batches come several
+    # times a second, and each evaluation reads the warehouse.
+    evaluate_min_seconds: float = 1.0
 
 
 class ColdChainRules(BaseModel):

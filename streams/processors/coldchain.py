@@ -51,6 +51,7 @@ from models.coldchain import (
     apply_movement,
     apply_reading,
     apply_unit_event,
+    forget,
     return_flag,
     silent_since,
 )
@@ -71,7 +72,8 @@ def event_time(value: Any) -> datetime:
     """An occurred_at as sent (ISO 8601, already validated) -> aware UTC datetime."""
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
-    return datetime.fromisoformat(str(value)).astimezone(UTC)
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)  # 'Z' parses as UTC
 
 
 @lru_cache(maxsize=1 << 16)
@@ -393,6 +395,8 @@ class ColdChain:
             for reading, event in seen:
                 effects.merge(apply_reading(monitor, contents, reading, self.storage, self.rules))
                 monitor_writes[equipment] = (monitor, event)
+            if monitor.last_reading_at is not None:
+                forget(monitor, contents, monitor.last_reading_at, self.rules)
             self.metrics.readings.inc(len(seen))
             if seen:
                 self._saw(monitor)
@@ -472,7 +476,8 @@ class ColdChain:
         self.metrics.flagged.labels("returned_out_of_refrigeration").inc(len(work.return_flags))
 
 
-def register(ctx: PlatformContext) -> None:
+def register(ctx: PlatformContext) -> ColdChain:
+    """Add the cold-chain agent and timer to the app; returns the processor (for benches)."""
     settings, app = ctx.settings, ctx.app
     processor = ColdChain(ctx)
     # Declared internal so Faust creates coldchain.contents (events.valid already exists).
@@ -496,3 +501,5 @@ def register(ctx: PlatformContext) -> None:
     @app.timer(interval=settings.coldchain.silence_check_seconds)
     async def silent_sensors() -> None:
         await processor.check_silence()
+
+    return processor

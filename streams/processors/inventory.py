@@ -17,6 +17,7 @@ the shelf without any event), and a daily row per key keeps the series for the d
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -99,12 +100,17 @@ class Inventory:
         # Loaded from inventory_levels on first use (in the warehouse thread).
         self.previous: dict[StockKey, tuple[str, datetime | None]] | None = None
         self.last_daily: datetime | None = None
+        self.pending = False  # levels to evaluate (new stock movements or event time moved on)
+        self.evaluated = 0.0  # monotonic time of the last evaluation
         registry = ctx.metrics.registry
         self.folded = Counter(
             "bloodtrace_inventory_units_folded", "Donations refolded", registry=registry
         )
         self.alerted = Counter(
             "bloodtrace_inventory_level_alerts", "Levels crossed into worse", registry=registry
+        )
+        self.evaluations = Counter(
+            "bloodtrace_inventory_evaluations", "Level evaluations", registry=registry
         )
 
     async def process(self, events: list[Any]) -> None:
@@ -125,17 +131,27 @@ class Inventory:
         if self.watermark is None:
             return
         due = self.next_due is None or self.watermark >= self.next_due
-        if dins or due:
-            await self.ctx.in_warehouse(self.update, dins, self.watermark)
+        self.pending = self.pending or bool(dins) or due
+        soon = time.monotonic() - self.evaluated < self.rules.evaluate_min_seconds
+        if dins or (self.pending and not soon):
+            await self.ctx.in_warehouse(self.update, dins, self.watermark, not soon)
+
+    async def flush(self) -> None:
+        """Evaluate levels left pending by the rate limit (a timer calls this)."""
+        if self.pending and self.watermark is not None:
+            await self.ctx.in_warehouse(self.update, set(), self.watermark, True)
 
     # -- the warehouse thread -----------------------------------------------------------------
-    def update(self, dins: set[str], as_of: datetime) -> None:
+    def update(self, dins: set[str], as_of: datetime, evaluate: bool = True) -> None:
         client = thread_client(self.settings)
         if self.previous is None:
             self._load(client)
         if dins:
             self.refold(client, dins)
-        self.evaluate(client, as_of)
+        if evaluate:
+            self.pending = False
+            self.evaluate(client, as_of)
+            self.evaluated = time.monotonic()
 
     def _load(self, client: Client) -> None:
         self.previous = {
@@ -185,6 +201,7 @@ class Inventory:
         for t in changes:
             self.previous[t.key] = (t.level, as_of)
         self.next_due = as_of + timedelta(minutes=self.rules.evaluate_every_minutes)
+        self.evaluations.inc()
 
 
 def rebuild(client: Client, settings: Settings, chunk: int = 5000) -> int:
@@ -219,3 +236,7 @@ def register(ctx: PlatformContext) -> None:
         ):
             await processor.process(events)
             ctx.track(events)
+
+    @app.timer(interval=settings.inventory.evaluate_min_seconds)
+    async def pending_levels() -> None:
+        await processor.flush()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-import orjson
 from clickhouse_connect.driver.client import Client
 
 from infra.errors import InvalidIdentifier
@@ -69,31 +69,40 @@ LEVEL_COLUMNS = (
 )
 
 
-def _time(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    return datetime.fromisoformat(str(value))
+@lru_cache(maxsize=256)
+def _group_of(text: str) -> str:
+    return parse_abo_rh(text) if text else ""
 
 
 def _unit_event(row: Sequence[Any]) -> UnitEvent:
-    din, event_id, event_type, occurred_at, facility, product, document, order = row
-    doc = orjson.loads(document)
-    p = doc.get("payload", doc) if isinstance(doc, dict) else {}
-    group = p.get("abo_rh") or ""
+    din, event_id, kind, at, facility, product, group, ctype, expires, to, minutes, order = row
     return UnitEvent(
-        event_id=str(event_id),
-        event_type=event_type,
-        at=occurred_at,
+        event_id=event_id,
+        event_type=kind,
+        at=at,
         facility_id=facility,
         din=din,
         product_code=product,
-        abo_rh=parse_abo_rh(group) if group else "",
-        component_type=p.get("component_type") or "",
-        expires_at=_time(p.get("expires_at")),
-        to_facility_id=p.get("to_facility_id") or "",
-        minutes_out=float(p.get("minutes_out_of_refrigeration") or 0),
+        abo_rh=_group_of(group),
+        component_type=ctype,
+        expires_at=datetime.fromisoformat(expires) if expires else None,
+        to_facility_id=to,
+        minutes_out=minutes,
         order=int(order),
     )
+
+
+# The fields inventory needs, extracted by the warehouse from each event's JSON (`payload`
+# holds the whole event); the event id as text (decoding UUIDs in Python is slow).
+_HISTORY_SQL = (
+    "select din, toString(event_id), event_type, occurred_at, facility_id, product_code, "
+    + ", ".join(
+        f"JSONExtractString(payload, 'payload', '{name}')"
+        for name in ("abo_rh", "component_type", "expires_at", "to_facility_id")
+    )
+    + ", JSONExtractFloat(payload, 'payload', 'minutes_out_of_refrigeration'), src_offset "
+    "from events where din in {dins:Array(String)} and event_type in {types:Array(String)}"
+)
 
 
 def histories(client: Client, dins: Iterable[str]) -> dict[str, list[UnitEvent]]:
@@ -104,10 +113,7 @@ def histories(client: Client, dins: Iterable[str]) -> dict[str, list[UnitEvent]]
     if not wanted:
         return out
     rows = client.query(
-        "select din, event_id, event_type, occurred_at, facility_id, product_code, payload, "
-        "src_offset from events where din in {dins:Array(String)} "
-        "and event_type in {types:Array(String)}",
-        parameters={"dins": wanted, "types": list(INVENTORY_EVENT_TYPES)},
+        _HISTORY_SQL, parameters={"dins": wanted, "types": list(INVENTORY_EVENT_TYPES)}
     ).result_rows
     for row in rows:
         out[row[0]].append(_unit_event(row))

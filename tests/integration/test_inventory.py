@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 from events_factory import donation, envelope, recipient
-from harness import ThreadPlatform, settings_env, wait_until
+from harness import ThreadPlatform, platform_settings, settings_env, thread_platform, wait_until
 
 from infra.warehouse import thread_client
 from models.isbt128 import make_din
+from models.rules import InventoryRules
 from sdk.producer import Producer
 
 pytestmark = pytest.mark.integration
@@ -197,7 +201,23 @@ def test_stock_and_days_of_supply_match_a_hand_computation(platform: ThreadPlatf
     assert bad.status_code == 422 and "ABO/RhD" in bad.json()["detail"]["message"]
 
 
-def test_a_level_crossing_raises_exactly_one_alert(platform: ThreadPlatform) -> None:
+@pytest.fixture
+def eager_platform(tmp_path: Path, broker: str, warehouse_dsn: str) -> Iterator[ThreadPlatform]:
+    """A platform that evaluates levels after every batch (no rate limit), so each phase of
+    the test below is evaluated on its own."""
+    settings = platform_settings(
+        tmp_path,
+        broker,
+        warehouse_url=warehouse_dsn,
+        warehouse_database=f"t_{uuid.uuid4().hex[:10]}",
+        inventory=InventoryRules(evaluate_min_seconds=0),
+    )
+    with thread_platform(settings) as handle:
+        yield handle
+
+
+def test_a_level_crossing_raises_exactly_one_alert(eager_platform: ThreadPlatform) -> None:
+    platform = eager_platform
     key, city_key = "H5|O+|red_cells", "*|O+|red_cells"
     stocked = []
     for seq in range(101, 111):  # ten O+ red-cell units, released at H5
@@ -210,6 +230,12 @@ def test_a_level_crossing_raises_exactly_one_alert(platform: ThreadPlatform) -> 
         return rows.get(("H5", "O+", "red_cells"), {})
 
     wait_until(lambda: h5().get("available") == 10, 45, what="ten units in stock")
+    registry = platform.platform.ctx.metrics.registry
+
+    def settled() -> None:
+        """The warehouse thread has finished what it was doing: with evaluate_min_seconds=0
+        each batch's levels are evaluated in the same job that folded it."""
+        platform.platform.ctx.warehouse_executor.submit(lambda: None).result(30)
 
     def changes() -> list[tuple[Any, ...]]:
         return (
@@ -225,16 +251,19 @@ def test_a_level_crossing_raises_exactly_one_alert(platform: ThreadPlatform) -> 
     # every state on the way has more days (63, 28, 16.3, 10.5).
     send(platform, [issue(101 + i, day(-6 + i), "H5") for i in range(5)])
     wait_until(lambda: h5().get("units_out_in_window") == 5, 45, what="five issues")
+    settled()
     assert h5()["days_of_supply"] == 7.0 and h5()["level"] == "normal"
     assert changes() == []
 
     # One more: 4 units, 6 out → 4 ÷ (6/7) = 4.67 days: short. One alert per key.
     send(platform, [issue(106, day(-1), "H5")])
     wait_until(lambda: h5().get("units_out_in_window") == 6, 45, what="the sixth issue")
+    settled()
     assert h5()["level"] == "short" and h5()["days_of_supply"] == round(4 / (6 / 7), 2)
     # And another: 3 units, 7 out → 3.0 days: still short, so no new alert.
     send(platform, [issue(107, day(0), "H5")])
     wait_until(lambda: h5().get("units_out_in_window") == 7, 45, what="the seventh issue")
+    settled()
     assert h5()["level"] == "short" and h5()["days_of_supply"] == 3.0
 
     assert changes() == [
@@ -253,7 +282,6 @@ def test_a_level_crossing_raises_exactly_one_alert(platform: ThreadPlatform) -> 
         )
 
     wait_until(lambda: len(alerts()) >= 2, 30, what="the level alerts stored")
-    registry = platform.platform.ctx.metrics.registry
     assert registry.get_sample_value("bloodtrace_inventory_level_alerts_total") == 2
     found = alerts()
     assert [(s, sev) for s, sev, _ in found] == [(city_key, "warning"), (key, "warning")]

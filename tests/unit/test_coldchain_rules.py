@@ -14,6 +14,7 @@ from models.coldchain import (
     apply_movement,
     apply_reading,
     apply_unit_event,
+    forget,
     return_flag,
     silent_since,
 )
@@ -242,3 +243,15 @@ def test_unit_stored_before_its_type_is_known_is_retyped() -> None:
     )
     apply_movement(monitor, contents, moves[0], STORAGE, RULES)
     assert contents.stays["D2|E3085V00"].component_type == "platelets"
+
+
+def test_history_is_forgotten_after_the_retention() -> None:
+    monitor, contents = Monitor("F1"), Contents()
+    apply_movement(monitor, contents, enter("OLD", 0), STORAGE, RULES)
+    apply_movement(monitor, contents, leave("OLD", 10), STORAGE, RULES)
+    feed(monitor, contents, [reading(5 * i, 9) for i in range(9)] + [reading(45, 4)])
+    assert monitor.ended and monitor.ended[0].confirmed
+    forget(monitor, contents, at(45 + 47 * 60), RULES)  # 47 h on: still within 48 h
+    assert monitor.ended and "OLD|E0336V00" in contents.stays
+    forget(monitor, contents, at(45 + 49 * 60), RULES)
+    assert monitor.ended == [] and contents.stays == {}

@@ -1,0 +1,281 @@
+"""Cold-chain throughput: temperature readings one worker checks against the excursion rules,
+against a bare Faust consume loop over the same topic, in one run.
+
+Entry point: ``run(readings: int = 100_000, equipment: int = 100, rounds: int = 2,
+quick: bool = False) -> dict`` (``quick``: 10,000 readings from 20 fridges, one round).
+
+Both read the same pre-filled ``events.valid`` topic on a real Tansu broker, each with a fresh
+consumer group:
+- baseline: a Faust agent that takes batches of raw bytes and counts them;
+- cold chain: the platform's cold-chain processor alone (streams/processors/coldchain.py):
+  parse each reading, run the excursion state machine per equipment, keep the Faust tables
+  (with changelogs), write excursion and flag rows to chDB, raise alerts, check for silent
+  sensors.
+The topic holds a few unit placements first (five units per equipment, through the
+``coldchain.contents`` repartition topic), then readings a minute apart per equipment, in range
+except for a 40-minute warm spell per equipment every 500 readings (confirmed, units flagged).
+Timing runs from the first batch taken to the last reading counted, so the group join is not
+counted for either. Rounds alternate (baseline, cold chain, …); the report gives each round and
+the median ratio. Aim: ≥ 5,000 readings/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+from confluent_kafka import Producer as KafkaProducer
+from faust.contrib.asgi import faust_app_running
+
+from infra.broker import ensure_topics, start_embedded_broker
+from infra.settings import Settings
+from infra.warehouse import connect, migrate
+from models.isbt128 import make_din
+from streams.app import PlatformContext
+from streams.metrics import Metrics
+from streams.processors import coldchain
+
+TARGET_PER_S = 5_000
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _event(event_type: str, at: datetime, payload: dict[str, Any]) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "type": event_type,
+            "schema_version": 1,
+            "occurred_at": at.isoformat().replace("+00:00", "Z"),
+            "recorded_at": (at + timedelta(seconds=2)).isoformat().replace("+00:00", "Z"),
+            "facility_id": "H01",
+            "payload": payload,
+        }
+    )
+
+
+def make_events(readings: int, equipment: int) -> tuple[list[tuple[bytes, bytes]], int]:
+    """(key, value) pairs as the platform forwards them to events.valid; and the number of
+    excursions that pass the tolerance."""
+    out: list[tuple[bytes, bytes]] = []
+    for e in range(equipment):
+        for u in range(5):
+            din = make_din("H0001", 26, e * 5 + u)
+            produced = {
+                "din": din,
+                "product_code": "E0336V00",
+                "component_type": "red_cells",
+                "volume_ml": 280,
+                "expires_at": (BASE + timedelta(days=30)).isoformat(),
+                "abo_rh": "O+",
+            }
+            stored = {
+                "din": din,
+                "product_code": "E0336V00",
+                "location_id": "BB",
+                "equipment_id": f"FR{e:03d}",
+            }
+            at = BASE - timedelta(hours=2)
+            out.append((din[:13].encode(), _event("component.produced", at, produced)))
+            out.append((din[:13].encode(), _event("unit.stored", at, stored)))
+    per_equipment = readings // equipment
+    confirmed = 0
+    for minute in range(per_equipment):
+        warm = minute % 500 >= 450 and minute % 500 < 490  # 40 min out, every 500 readings
+        if minute % 500 == 450 and minute + 40 <= per_equipment:
+            confirmed += equipment
+        for e in range(equipment):
+            payload = {
+                "equipment_id": f"FR{e:03d}",
+                "equipment_kind": "fridge",
+                "temperature_c": 8.5 if warm else 4.0 + (minute % 7) / 10,
+                "interval_seconds": 60,
+            }
+            at = BASE + timedelta(minutes=minute)
+            out.append((f"FR{e:03d}".encode(), _event("storage.temperature_recorded", at, payload)))
+    return out, confirmed
+
+
+def _fill_topic(settings: Settings, events: list[tuple[bytes, bytes]]) -> None:
+    # The platform's forwarder is librdkafka with its default partitioner: the same here, so
+    # readings and placements land where the platform would put them.
+    producer = KafkaProducer(
+        {"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 20, "acks": "all"}
+    )
+    topic = settings.topic("events.valid")
+    for key, value in events:
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(120)
+
+
+def _app(settings: Settings, app_id: str) -> faust.App:
+    """A Faust app configured as the platform's (streams/app.py create_app)."""
+    return faust.App(
+        app_id,
+        broker=f"kafka://{settings.bootstrap_servers}",
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=1,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout,
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval,
+        broker_max_poll_records=settings.sink_batch_size,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
+        producer_acks=-1,
+        datadir=str(settings.data_path / app_id),
+    )
+
+
+async def _time_consumption(app: faust.App, state: dict[str, Any], timeout: float = 900) -> float:
+    async with faust_app_running(app, stop_timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if state["finished"] is not None:
+                return float(state["finished"] - state["started"])
+            await asyncio.sleep(0.02)
+    raise TimeoutError("consumption did not finish")
+
+
+def _bare_loop(settings: Settings, total: int) -> float:
+    app = _app(settings, f"bare-{uuid.uuid4().hex[:6]}")
+    topic = app.topic(settings.topic("events.valid"), value_type=bytes, key_type=bytes)
+    state: dict[str, Any] = {"count": 0, "started": None, "finished": None}
+
+    @app.agent(topic)
+    async def consume(stream: faust.StreamT[bytes]) -> None:
+        async for batch in stream.take_events(  # type: ignore[attr-defined]
+            settings.sink_batch_size, within=settings.sink_batch_seconds
+        ):
+            if state["started"] is None:
+                state["started"] = time.monotonic()
+            state["count"] += len(batch)
+            if state["count"] >= total and state["finished"] is None:
+                state["finished"] = time.monotonic()
+
+    return asyncio.run(_time_consumption(app, state))
+
+
+def _coldchain(settings: Settings, readings: int) -> tuple[float, dict[str, float]]:
+    ctx = PlatformContext(settings=settings, app=_app(settings, settings.app_id), metrics=Metrics())
+    processor = coldchain.register(ctx)
+    state: dict[str, Any] = {"started": None, "finished": None}
+    process = processor.process
+    registry = ctx.metrics.registry
+
+    async def timed(events: list[Any]) -> None:
+        if state["started"] is None:
+            state["started"] = time.monotonic()
+        await process(events)
+        done = registry.get_sample_value("bloodtrace_coldchain_readings_total") or 0
+        if done >= readings and state["finished"] is None:
+            state["finished"] = time.monotonic()
+
+    processor.process = timed  # type: ignore[method-assign]
+    try:
+        seconds = asyncio.run(_time_consumption(ctx.app, state))
+    finally:
+        ctx.warehouse_executor.shutdown(wait=True)
+    counts = {
+        "excursions_confirmed": registry.get_sample_value(
+            "bloodtrace_coldchain_excursions_confirmed_total"
+        )
+        or 0,
+        "units_flagged": registry.get_sample_value(
+            "bloodtrace_coldchain_units_flagged_total", {"reason": "excursion"}
+        )
+        or 0,
+    }
+    return seconds, counts
+
+
+def run(
+    readings: int = 100_000, equipment: int = 100, rounds: int = 2, quick: bool = False
+) -> dict[str, Any]:
+    if quick:
+        readings, equipment, rounds = 10_000, 20, 1
+    readings = readings // equipment * equipment
+    work = Path(tempfile.mkdtemp(prefix="bloodtrace-coldchain-bench-"))
+    base = Settings(data_dir=work, embedded_broker_port=_free_port(), pseudonym_key="bench")
+    broker = start_embedded_broker(base)
+    try:
+        settings = base.model_copy(update={"broker_url": base.bootstrap_servers})
+        ensure_topics(settings)
+        events, expected_confirmed = make_events(readings, equipment)
+        print(f"filling {settings.topic('events.valid')} with {len(events):,} events…", flush=True)
+        _fill_topic(settings, events)
+        results = []
+        for round_no in range(rounds):
+            bare = _bare_loop(settings, len(events))
+            run_settings = settings.model_copy(
+                update={
+                    "app_id": f"coldchain-{round_no}-{uuid.uuid4().hex[:4]}",
+                    "warehouse_database": f"bench_{round_no}",
+                }
+            )
+            client = connect(run_settings)
+            migrate(client)
+            seconds, counts = _coldchain(run_settings, readings)
+            if counts["excursions_confirmed"] != expected_confirmed:
+                raise RuntimeError(
+                    f"{counts['excursions_confirmed']:.0f} excursions confirmed, "
+                    f"expected {expected_confirmed}"
+                )
+            rows = client.query(
+                "select count() from coldchain_excursions final where status = 'ended_confirmed'"
+            ).result_rows[0][0]
+            bare_rate = len(events) / bare
+            rate = readings / seconds
+            results.append(
+                {
+                    "bare_events_per_s": round(bare_rate),
+                    "coldchain_readings_per_s": round(rate),
+                    "ratio": round(rate / bare_rate, 3),
+                    "excursions_confirmed": int(counts["excursions_confirmed"]),
+                    "excursion_rows_ended_confirmed": int(rows),
+                    "units_flagged": int(counts["units_flagged"]),
+                }
+            )
+            print(f"round {round_no + 1}: {results[-1]}", flush=True)
+        median_rate = statistics.median(r["coldchain_readings_per_s"] for r in results)
+        return {
+            "readings": readings,
+            "equipment": equipment,
+            "events_in_topic": len(events),
+            "rounds": results,
+            "median_readings_per_s": round(median_rate),
+            "median_ratio": round(statistics.median(r["ratio"] for r in results), 3),
+            "target_readings_per_s": TARGET_PER_S,
+            "meets_target": median_rate >= TARGET_PER_S,
+        }
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(run(quick="--quick" in sys.argv[1:]), indent=2))
