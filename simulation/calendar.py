@@ -75,6 +75,11 @@ def in_festival(day: date) -> bool:
     return -10 <= festival_offset(day) <= 13
 
 
+def festival_end(day: date) -> date:
+    """The last day of the festival season ``day`` falls in."""
+    return day + timedelta(days=13 - festival_offset(day))
+
+
 def is_student_vacation(day: date) -> bool:
     """Winter vacation (about three weeks before to three weeks after New Year) and the summer
     vacation (mid-July to the end of August)."""

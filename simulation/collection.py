@@ -149,14 +149,36 @@ class Collection:
         self.platelet_daily: Callable[[date], float] = lambda day: 0.0
         self.platelet_registry: dict[str, list[Donor]] = {g: [] for g in GROUPS}
         self._recent_platelets: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._seasons: dict[date, tuple[float, float, bool]] = {}
+        self._year_shares: dict[int, dict[str, float]] = {}
+        self._group_weights: dict[tuple[int, str, bool, bool], list[float]] = {}
         self._county_codes = [c.code for c in region.counties]
         self._county_weights = [c.population for c in region.counties]
 
     # ---- the day's expectation -----------------------------------------------------------
+    def _season(self, day: date) -> tuple[float, float, bool]:
+        """(festival x heat, campaign uplift, students away) for a day, computed once."""
+        cached = self._seasons.get(day)
+        if cached is None:
+            cfg = self.cfg
+            cached = (
+                cal.festival_factor(day, cfg) * cal.heat_factor(day, cfg),
+                cal.campaign_factor(day, self.campaigns, cfg),
+                cal.students_away(day),
+            )
+            self._seasons[day] = cached
+        return cached
+
+    def _shares(self, year: int) -> dict[str, float]:
+        shares = self._year_shares.get(year)
+        if shares is None:
+            shares = self._year_shares[year] = group_shares(self.cfg, year)
+        return shares
+
     def presence(self, day: date, student: bool) -> float:
         """Share of donors around on a day (holidays, heat; students away on vacation)."""
-        factor = cal.festival_factor(day, self.cfg) * cal.heat_factor(day, self.cfg)
-        if student and cal.students_away(day):
+        factor, _, away = self._season(day)
+        if student and away:
             factor *= 1.0 - self.cfg.student_vacation_loss
         return factor
 
@@ -174,16 +196,10 @@ class Collection:
         else:
             weekday = 1.25 if weekend else 0.9
         growth = cal.growth(cfg.collection_growth_per_year, day, self.start)
-        season = cal.festival_factor(day, cfg) * cal.heat_factor(day, cfg)
-        if cal.students_away(day):
-            season *= 1.0 - cfg.student_vacation_loss * group_shares(cfg, day.year)["student"]
-        return (
-            self.site_rate[site.site_id]
-            * weekday
-            * growth
-            * season
-            * cal.campaign_factor(day, self.campaigns, cfg)
-        )
+        season, campaign, away = self._season(day)
+        if away:
+            season *= 1.0 - cfg.student_vacation_loss * self._shares(day.year)["student"]
+        return self.site_rate[site.site_id] * weekday * growth * season * campaign
 
     def county_of_day(self, site: Site, day: date) -> str:
         """Vehicles based where there is no donation house tour those counties on weekdays."""
@@ -196,15 +212,19 @@ class Collection:
     # ---- people ------------------------------------------------------------------------
     def new_donor(self, site: Site, county: str, day: date) -> Donor:
         rng, cfg = self.rng, self.cfg
-        weights = dict(group_shares(cfg, day.year))
-        for g in DONOR_GROUPS:
-            weights[g] *= _AFFINITY[site.kind][g]
-        if county != self.region.central_county:
-            weights["rural_resident"] *= 2.5
-            weights["student"] *= 0.5
-        if cal.students_away(day):
-            weights["student"] *= 1.0 - cfg.student_vacation_loss
-        group = rng.choices(DONOR_GROUPS, [weights[g] for g in DONOR_GROUPS])[0]
+        away = self._season(day)[2]
+        key = (day.year, site.kind, county == self.region.central_county, away)
+        weights = self._group_weights.get(key)
+        if weights is None:
+            shares = self._shares(day.year)
+            table = {g: shares[g] * _AFFINITY[site.kind][g] for g in DONOR_GROUPS}
+            if county != self.region.central_county:
+                table["rural_resident"] *= 2.5
+                table["student"] *= 0.5
+            if away:
+                table["student"] *= 1.0 - cfg.student_vacation_loss
+            weights = self._group_weights[key] = [table[g] for g in DONOR_GROUPS]
+        group = rng.choices(DONOR_GROUPS, weights)[0]
         age = _age_for(group, rng)
         birth = _birthday(day, age) - timedelta(days=rng.randint(0, 364))
         sex = "M" if rng.random() < cfg.male_share else "F"
@@ -323,7 +343,11 @@ class Collection:
                 self.reschedule(donor, donor.deferred_until + timedelta(days=rng.randint(0, 30)))
                 continue
             if rng.random() > self.presence(day, donor.group == "student"):
-                self.reschedule(donor, day + timedelta(days=rng.randint(7, 28)))
+                # Away for the festival (or the heat): back once it is over.
+                later = day + timedelta(days=rng.randint(7, 28))
+                if cal.in_festival(day):
+                    later = max(later, cal.festival_end(day) + timedelta(days=rng.randint(1, 14)))
+                self.reschedule(donor, later)
                 continue
             if day < self.earliest_whole_blood(donor):
                 self.reschedule(donor, self.earliest_whole_blood(donor))
@@ -339,8 +363,10 @@ class Collection:
             returning[site.site_id].append(donor)
         out: list[Visit] = []
         base = day_start(day)
+        # Campaign days go ahead whatever the shelves hold.
         full = (
             self.red_cell_days is not None
+            and self._season(day)[1] == 1.0
             and self.red_cell_days(day) > self.cfg.drive_call_off_days
         )
         for donor, site in self._platelet_calls(day, open_sites):

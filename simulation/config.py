@@ -103,12 +103,12 @@ class CityConfig:
     donations_per_day: float = 22.0
     collection_growth_per_year: float = 0.03
     demand_growth_per_year: float = 0.10  # clinical use grows faster (10-15 %/year in the 2010s)
-    festival_dip: float = 0.32  # Spring Festival: -25 % to -40 %
+    festival_dip: float = 0.36  # Spring Festival: -25 % to -40 %
     festival_demand_dip: float = 0.12  # (assumed)
     heat_dip: float = 0.12  # (assumed) July-August
     student_vacation_loss: float = 0.75  # (assumed) share of student donors away on vacation
     campaign_uplift: float = 0.25  # (assumed) uplift on a campaign day (doubled on 14 June)
-    group_drive_days_per_week: float = 2.0  # (assumed)
+    group_drive_days_per_week: float = 4.0  # (assumed) a drive somewhere most weekdays
     male_share: float = 0.64
     group_shares: dict[str, float] = field(default_factory=_group_shares)
     group_share_base_year: int = 2020
@@ -132,7 +132,7 @@ class CityConfig:
     )
     # (assumed) a station calls off group drives above this many days of red cells, and calls
     # platelet donors of a group to keep this many days of its platelets.
-    drive_call_off_days: float = 14.0
+    drive_call_off_days: float = 18.0
     platelet_target_days: float = 2.5
     platelet_pool_days: float = 60.0  # (assumed) donors on the list: 60 days of platelet use
     deferral_rate: float = 0.015  # (assumed) visits deferred at the pre-donation check

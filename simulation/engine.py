@@ -279,9 +279,9 @@ class Simulation:
         return dict(total)
 
     @property
-    def requested(self) -> dict[tuple[int, str], int]:
-        """Bags patients needed, by (year, component): clinical demand, met or not."""
-        total: Counter[tuple[int, str]] = Counter()
+    def requested(self) -> dict[tuple[str, str], int]:
+        """Bags patients needed, by (month "YYYY-MM", component): clinical demand, met or not."""
+        total: Counter[tuple[str, str]] = Counter()
         for sim in self.sims:
             total.update(sim.distribution.requested)
         return dict(total)

@@ -123,7 +123,8 @@ class Distribution:
             c: 0.0 for c in COMPONENT_TYPES
         }  # bags/day, set later
         self.unmet: dict[str, int] = defaultdict(int)
-        self.requested: dict[tuple[int, str], int] = defaultdict(int)  # (year, component) -> bags
+        # Clinical demand, met or not: (month "YYYY-MM", component) -> bags.
+        self.requested: dict[tuple[str, str], int] = defaultdict(int)
         self.blocks: dict[str, tuple[int, int]] = {}
         self.hospitals = self._hospitals(region)
 
@@ -331,7 +332,7 @@ class Distribution:
         rng = self.rng
         group = rng.choices(GROUPS, GROUP_WEIGHTS)[0]
         bags = rng.choices(*BAGS[ctype])[0]
-        self.requested[(day.year, ctype)] += bags
+        self.requested[(f"{day:%Y-%m}", ctype)] += bags
         recipient = self.recipients.pick(h.facility_id, group, day)
         ward, indication = WARDS[ctype][rng.randrange(len(WARDS[ctype]))]
         leaves = t + rng.randint(10, 25) * MINUTE
