@@ -44,6 +44,7 @@ from infra.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 CHDB_DRIVER = "chdb"
+SCHEDULED_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 _run_lock = threading.Lock()
 _driver_lock = threading.Lock()
 _driver_installed = False
@@ -446,16 +447,23 @@ def run_dbt(
 
 
 def scheduled_dbt_build(settings: Settings) -> dict[str, Any]:
-    """What the platform runs on its schedule and after each demo load: ``dbt build``.
+    """What the platform runs on its schedule and after each demo load: ``dbt build``
+    without unit tests (incremental facts take only what was ingested since the last run).
 
     Returns a JSON-able summary; raises WarehouseError naming the failed nodes when a model or
     test failed, so the platform records the job as failed.
     """
-    result = run_dbt(settings, ["build"], quiet=True)
+    # Unit tests check the SQL, not the data: dbt recommends leaving them out of production
+    # runs. They run in `make test` and in any `bloodtrace dbt build`.
+    result = run_dbt(settings, SCHEDULED_BUILD, quiet=True)
+    resource_types: dict[str, int] = {}
+    for node in result.nodes:
+        resource_types[node.resource_type] = resource_types.get(node.resource_type, 0) + 1
     summary = {
         "success": result.success,
         "seconds": result.seconds,
         "counts": result.counts,
+        "resource_types": resource_types,
         "slowest": [
             {"name": n.name, "seconds": n.seconds}
             for n in sorted(result.nodes, key=lambda n: -n.seconds)[:5]

@@ -45,7 +45,7 @@ windowed as (
         stock_date,
         county_code,
         available_units,
-        sum(issued_units) over trailing / count() over trailing as mean_daily_issue
+        toFloat64(sum(issued_units) over trailing) / count() over trailing as mean_daily_issue
     from county_daily
     window trailing as (
         partition by county_code
@@ -62,7 +62,8 @@ final as (
         county_code,
         available_units,
         mean_daily_issue,
-        if(mean_daily_issue > 0, available_units / mean_daily_issue, null) as days_of_supply,
+        if(mean_daily_issue > 0, toFloat64(available_units) / mean_daily_issue, null)
+            as days_of_supply,
         ifNull(days_of_supply < (select warning_days from warning_line), false) as below_warning
     from windowed
 

@@ -127,10 +127,10 @@ running as (
         location_id,
         abo_rh,
         component_type,
-        round(sum(available_delta) over to_date, 2) as available_units,
-        round(sum(quarantine_delta) over to_date, 2) as quarantine_units,
-        round(sum(in_transit_delta) over to_date, 2) as in_transit_units,
-        round(issued_units, 2) as issued_units
+        sum(available_delta) over to_date as available_units,
+        sum(quarantine_delta) over to_date as quarantine_units,
+        sum(in_transit_delta) over to_date as in_transit_units,
+        issued_units
     from filled
     window to_date as (
         partition by location_id, abo_rh, component_type

@@ -23,11 +23,11 @@ monthly as (
         toStartOfMonth(moved_on) as use_month,
         facility_id as hospital_id,
         component_type,
-        round(sumIf(units, movement = 'transfused'), 2) as transfused_units,
+        {{ to_units_out("sumIf(units, movement = 'transfused')") }} as transfused_units,
         countIf(movement = 'transfused') as transfused_components,
         uniqExactIf(recipient_id, movement = 'transfused') as recipients,
-        round(sumIf(units, movement = 'issued'), 2) as issued_units,
-        round(sumIf(units, movement = 'returned'), 2) as returned_units
+        {{ to_units_out("sumIf(units, movement = 'issued')") }} as issued_units,
+        {{ to_units_out("sumIf(units, movement = 'returned')") }} as returned_units
     from movements
     group by use_month, hospital_id, component_type
 

@@ -20,7 +20,7 @@ cells as (
         donor_sex,
         count() as donations,
         uniqExact(donor_id) as donors,
-        round(sum(units), 2) as units
+        {{ to_units_out('sum(units)') }} as units
     from donations
     group by activity_month, donor_group, donor_type, age_band, donor_sex
 

@@ -26,10 +26,10 @@ city as (
         stock_date,
         abo_rh,
         component_type,
-        round(sum(available_units), 2) as available_units,
-        round(sum(quarantine_units), 2) as quarantine_units,
-        round(sum(in_transit_units), 2) as in_transit_units,
-        round(sum(issued_units), 2) as issued_units
+        sum(available_units) as available_units,
+        sum(quarantine_units) as quarantine_units,
+        sum(in_transit_units) as in_transit_units,
+        sum(issued_units) as issued_units
     from stock
     group by stock_date, abo_rh, component_type
 
@@ -39,7 +39,7 @@ windowed as (
 
     select
         *,
-        sum(issued_units) over trailing / count() over trailing as mean_daily_issue,
+        toFloat64(sum(issued_units) over trailing) / count() over trailing as mean_daily_issue,
         count() over trailing = {{ window_days }} as window_complete
     from city
     window trailing as (
@@ -54,7 +54,7 @@ supply as (
 
     select
         *,
-        if(mean_daily_issue > 0, round(available_units / mean_daily_issue, 2), null)
+        if(mean_daily_issue > 0, toFloat64(available_units) / mean_daily_issue, null)
             as days_of_supply
     from windowed
 
@@ -66,14 +66,14 @@ leveled as (
         supply.stock_date as stock_date,
         supply.abo_rh as abo_rh,
         supply.component_type as component_type,
-        supply.available_units as available_units,
-        supply.quarantine_units as quarantine_units,
-        supply.in_transit_units as in_transit_units,
-        supply.issued_units as issued_units,
+        {{ to_units_out('supply.available_units') }} as available_units,
+        {{ to_units_out('supply.quarantine_units') }} as quarantine_units,
+        {{ to_units_out('supply.in_transit_units') }} as in_transit_units,
+        {{ to_units_out('supply.issued_units') }} as issued_units,
         round(supply.mean_daily_issue, 3) as mean_daily_issue,
         {{ window_days }} as issue_window_days,
         supply.window_complete as window_complete,
-        supply.days_of_supply as days_of_supply,
+        round(supply.days_of_supply, 2) as days_of_supply,
         levels.level as warning_level,
         levels.level_rank as level_rank,
         levels.label_zh as warning_level_zh

@@ -57,12 +57,12 @@ final as (
         discarded.component_type as component_type,
         discarded.cause as cause,
         discarded.discarded_components as discarded_components,
-        round(discarded.discarded_units, 2) as discarded_units,
+        {{ to_units_out('discarded.discarded_units') }} as discarded_units,
         discarded.discarded_volume_ml as discarded_volume_ml,
-        round(handled.handled_units, 2) as handled_units,
+        {{ to_units_out('handled.handled_units') }} as handled_units,
         if(
             handled.handled_units > 0,
-            round(discarded.discarded_units / handled.handled_units, 4),
+            round(toFloat64(discarded.discarded_units) / toFloat64(handled.handled_units), 4),
             null
         ) as wastage_rate
     from discarded

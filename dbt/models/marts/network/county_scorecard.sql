@@ -99,7 +99,7 @@ measured as (
         ) as repeat_donor_share_pct,
         if(
             wastage.made_units > 0,
-            round(wastage.discarded_units / wastage.made_units * 100, 2),
+            round(toFloat64(wastage.discarded_units) / toFloat64(wastage.made_units) * 100, 2),
             0
         ) as wastage_rate_pct,
         shortage.days_below as days_below_warning

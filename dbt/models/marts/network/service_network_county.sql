@@ -48,7 +48,7 @@ open_sites as (
 collected as (
 
     select collected_year as service_year, county_code, count() as donations,
-        round(sum(units), 2) as units
+        {{ to_units_out('sum(units)') }} as units
     from donations
     group by service_year, county_code
 

@@ -22,7 +22,7 @@ yearly as (
         site_id,
         collected_year as activity_year,
         count() as donations,
-        round(sum(units), 2) as units,
+        {{ to_units_out('sum(units)') }} as units,
         uniqExact(collected_on) as active_days
     from donations
     group by site_id, activity_year

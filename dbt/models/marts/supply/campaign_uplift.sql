@@ -82,16 +82,17 @@ measured as (
         windows.previous_window_end as previous_window_end,
         sumIf(daily.donations, daily.collected_on between window_start and window_end)
             as donations,
-        round(sumIf(daily.units, daily.collected_on between window_start and window_end), 2)
-            as units,
+        {{ to_units_out(
+            'sumIf(daily.units, daily.collected_on between window_start and window_end)'
+        ) }} as units,
         sumIf(
             daily.donations,
             daily.collected_on between previous_window_start and previous_window_end
         ) as previous_year_donations,
-        round(sumIf(
-            daily.units,
-            daily.collected_on between previous_window_start and previous_window_end
-        ), 2) as previous_year_units
+        {{ to_units_out(
+            'sumIf(daily.units, daily.collected_on between previous_window_start '
+            ~ 'and previous_window_end)'
+        ) }} as previous_year_units
     from windows
     cross join daily
     group by

@@ -23,7 +23,7 @@ final as (
         countIf(first_time) as first_time_donations,
         uniqExact(donor_id) as donors,
         sum(volume_ml) as volume_ml,
-        round(sum(units), 2) as units,
+        {{ to_units_out('sum(units)') }} as units,
         sum(therapeutic_units) as therapeutic_units
     from donations
     group by

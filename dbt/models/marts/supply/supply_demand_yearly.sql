@@ -112,17 +112,17 @@ final as (
         yearly.supply_year as supply_year,
         yearly.component_type as component_type,
         baseline_values.baseline_year as baseline_year,
-        round(yearly.supply_units, 2) as supply_units,
-        round(yearly.demand_units, 2) as demand_units,
-        round(yearly.demand_units - yearly.supply_units, 2) as gap_units,
+        {{ to_units_out('yearly.supply_units') }} as supply_units,
+        {{ to_units_out('yearly.demand_units') }} as demand_units,
+        {{ to_units_out('yearly.demand_units - yearly.supply_units') }} as gap_units,
         if(
             baseline_values.baseline_supply_units > 0,
-            round((yearly.supply_units / baseline_values.baseline_supply_units - 1) * 100, 2),
+            round((toFloat64(yearly.supply_units) / toFloat64(baseline_values.baseline_supply_units) - 1) * 100, 2),
             null
         ) as supply_growth_pct,
         if(
             baseline_values.baseline_demand_units > 0,
-            round((yearly.demand_units / baseline_values.baseline_demand_units - 1) * 100, 2),
+            round((toFloat64(yearly.demand_units) / toFloat64(baseline_values.baseline_demand_units) - 1) * 100, 2),
             null
         ) as demand_growth_pct,
         round(demand_growth_pct - supply_growth_pct, 2) as growth_gap_pct_points
