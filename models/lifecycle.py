@@ -172,6 +172,19 @@ def fact_from_wire(raw: bytes | str | dict[str, Any]) -> Fact | None:
     )
 
 
+def fact_from_row(
+    event_id: str,
+    event_type: str,
+    at: int,
+    facility_id: str,
+    din: str,
+    product_code: str,
+    body: bytes | str,
+) -> Fact:
+    """The fact of a warehouse row (identifiers already normalised, payload as JSON)."""
+    return Fact(event_id, event_type, at, facility_id, din, product_code, orjson.loads(body))
+
+
 # ---- state -----------------------------------------------------------------------------------
 @dataclass
 class Item:

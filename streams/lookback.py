@@ -7,7 +7,7 @@ The lifecycle processor calls :func:`open_lookback` (in the warehouse thread) fo
 confirmed reactive donation, once. The window is ``lifecycle.lookback_window_days`` before the
 index donation, or by default back to (and including) the donor's last negative donation: an
 infection can sit in the window period of that last negative test. The scope is computed from
-the warehouse (``unit_lineage`` by donor, then ``events`` by DIN, folded with
+the warehouse (``unit_lineage`` by donor, then ``unit_events`` by DIN, folded with
 models.lifecycle), so donations loaded in bulk or before the processor ran count too.
 
 What is stored (migration 0101) is the lookback as opened: ``lookbacks`` (one row),
@@ -37,7 +37,7 @@ from models.donor_history import LookbackRequest
 from models.isbt128 import parse_din
 from models.lifecycle import RECALLABLE, Policy, Status, UnitState, fold, from_ms, iso, to_ms
 from streams.sinks.warehouse import WarehouseSink
-from streams.trace import _dt, unit_facts
+from streams.trace import POINT_READ, _dt, unit_facts
 
 RESOLVED = frozenset({Status.quarantined, Status.discarded})
 _NOTICE_NAMESPACE = uuid.UUID("8d6e39f2-3b7c-4f0e-9a51-5b0c4e1f7a10")
@@ -167,6 +167,7 @@ def lookback_scope(
         for row in client.query(
             "select distinct din from unit_lineage where person_id = {p:String} and role = 'donor'",
             parameters={"p": donor_id},
+            settings=POINT_READ,
         ).result_rows
     ]
     if index_din not in dins:

@@ -1,25 +1,27 @@
 """Vein-to-vein trace: a unit's whole chain, a recipient's donors, a donor's recipients.
 
-Table design (why trace stays in milliseconds over tens of millions of units)
------------------------------------------------------------------------------
-- ``events`` (0001) holds every accepted event once, with the raw wire JSON, ordered by
-  ``(din, occurred_at, event_id)`` and partitioned by month. A unit's whole history is one
-  primary-key range read; PREWHERE on ``din`` touches one granule of the narrow ``din`` column
-  per part whose key range covers the DIN, and the wide ``payload`` column only where it matches.
-  The trace folds those events with the same pure state machine as the lifecycle processor
-  (models.lifecycle), so "where is it now" means the same in a trace, a lookback and an alert.
-- ``unit_lineage`` (0100) is the index the spine lacked: one narrow row per link
-  (donor → donation, recipient → unit issued or transfused), ordered by
-  ``(person_id, din, role, ...)`` with 1024-row granules. "Every donation of this donor" and
-  "every unit this recipient received" are one range read, then the units' events by DIN.
-  Materialized views on ``donations``, ``transfusions`` and ``unit_issues`` fill it, whatever
-  writes those (stream sink, load_direct, bulk SQL); ReplacingMergeTree plus ``distinct`` on
-  read make a link written twice harmless.
-- Temperature excursions come from ``temperature_readings`` ordered by
-  ``(equipment_id, occurred_at)``: one query with one key range per storage stay of the unit.
-- ``recall_notices`` (0101) is ordered by DIN, so recalls show in a unit's trace by key.
+Table design (why a trace stays in milliseconds over tens of millions of units)
+--------------------------------------------------------------------------------
+- ``unit_events`` (0103) is the trace read path: every unit event again, narrow (envelope
+  columns + the payload object, ZSTD), ordered by ``(din, occurred_at, event_id)``, not
+  partitioned, 256-row granules. A unit's whole history is one primary-key read of one or two
+  small granules. ``events`` (0001) has the same order but 8192-row granules of raw JSON split
+  into monthly partitions, so the same read decompresses megabytes there. A materialized view
+  on ``events`` fills it (every writer goes through ``events``), and a second one adds recall
+  notices as ``recall.notice`` rows, so a trace is a single query. The trace folds those events
+  with the same pure state machine as the lifecycle processor (models.lifecycle), so "where is
+  it now" means the same in a trace, a lookback and an alert.
+- ``unit_lineage`` (0100) is the person index: one narrow row per link (donor → donation,
+  recipient → unit issued or transfused), ordered by ``(person_id, din, role, ...)``, 1024-row
+  granules. "Every donation of this donor" and "every unit this recipient received" are one
+  range read, then the units' histories by DIN. Views on ``donations``, ``transfusions`` and
+  ``unit_issues`` fill it, whatever writes those (stream sink, load_direct, bulk SQL).
+- Temperature excursions: ``temperature_readings`` is ordered by ``(equipment_id,
+  occurred_at)``; one query with one key range per storage stay, only if the unit was stored.
+- Point reads run with ``max_threads = 1``: for a granule or two a thread pool costs more than
+  it saves. ReplacingMergeTree plus de-duplication on read make a row written twice harmless.
 - ``audit_log`` (0102) is a Log table: append-only by engine (no mutations), no TTL.
-Without the lineage table, a recipient or donor trace would scan ``events`` by
+Without these, a trace reads ``events`` and a recipient or donor trace scans ``events`` by
 ``recipient_id``/``donor_id``; bench/trace_bench.py measures both in one run.
 
 Every request is audited (who, what, when, from where) by :func:`audited`, on both the HTTP
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import orjson
 from clickhouse_connect.driver.client import Client
 
 from infra.errors import BloodtraceError, NotFound
@@ -44,7 +47,7 @@ from models.lifecycle import (
     Fact,
     Policy,
     UnitState,
-    fact_from_wire,
+    fact_from_row,
     fold,
     iso,
     to_ms,
@@ -103,19 +106,6 @@ class Requester:
     client: str  # an address, or user@host for the CLI
 
 
-AUDIT_COLUMNS = (
-    "at",
-    "request_id",
-    "actor",
-    "channel",
-    "client",
-    "action",
-    "subject",
-    "outcome",
-    "detail",
-)
-
-
 def record_audit(
     client: Client,
     requester: Requester,
@@ -125,18 +115,21 @@ def record_audit(
     detail: str = "",
 ) -> None:
     """Append one audit row (the only write this table ever gets)."""
-    row = (
-        datetime.now(UTC),
-        uuid.uuid4(),
-        requester.actor[:200],
-        requester.channel,
-        requester.client[:200],
-        action,
-        subject[:200],
-        outcome,
-        detail[:500],
+    client.command(
+        "insert into audit_log (at, request_id, actor, channel, client, action, subject, "
+        "outcome, detail) values (now64(3), {id:UUID}, {actor:String}, {channel:String}, "
+        "{client:String}, {action:String}, {subject:String}, {outcome:String}, {detail:String})",
+        parameters={
+            "id": uuid.uuid4(),
+            "actor": requester.actor[:200],
+            "channel": requester.channel,
+            "client": requester.client[:200],
+            "action": action,
+            "subject": subject[:200],
+            "outcome": outcome,
+            "detail": detail[:500],
+        },
     )
-    client.insert("audit_log", [row], column_names=list(AUDIT_COLUMNS))
 
 
 def audited(
@@ -160,21 +153,50 @@ def audited(
 
 
 # ---- reading a unit's events -------------------------------------------------------------------
-def unit_facts(client: Client, dins: Sequence[str]) -> dict[str, list[Fact]]:
-    """Every event of each unit, as facts (primary-key reads of ``events``)."""
+# Point reads: one thread is faster than spinning up a pool for a granule or two.
+POINT_READ = {"max_threads": 1}
+
+
+def read_units(
+    client: Client, dins: Sequence[str], *, recalls: bool = False
+) -> tuple[dict[str, list[Fact]], dict[str, list[dict[str, Any]]]]:
+    """Every event of each unit as facts, and its recall notices: one primary-key read of
+    ``unit_events`` (recall notices are there too, as 'recall.notice' rows)."""
     if not dins:
-        return {}
+        return {}, {}
     rows = client.query(
-        "select din, payload from events where din in {dins:Array(String)} "
-        "order by din, occurred_at, event_id",
+        "select din, occurred_at, event_id, event_type, facility_id, product_code, body "
+        "from unit_events where din in {dins:Array(String)}",
         parameters={"dins": list(dins)},
+        settings=POINT_READ,
     ).result_rows
-    out: dict[str, list[Fact]] = defaultdict(list)
-    for din, payload in rows:
-        fact = fact_from_wire(payload)
-        if fact is not None:
-            out[din].append(fact)
-    return out
+    facts: dict[str, list[Fact]] = defaultdict(list)
+    notices: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    seen: set[tuple[str, str]] = set()
+    for din, at, event_id, event_type, facility, code, body in rows:
+        if (din, str(event_id)) in seen:
+            continue  # a duplicate not merged away yet
+        seen.add((din, str(event_id)))
+        at_ms = to_ms(_dt(at))
+        if event_type == "recall.notice":
+            if not recalls:
+                continue
+            notice = orjson.loads(body)
+            notices[din].append(
+                {"at": at_ms, "addressed_to": facility, "product_code": code, **notice}
+            )
+            continue
+        facts[din].append(
+            fact_from_row(str(event_id), event_type, at_ms, facility, din, code, body)
+        )
+    for unit in facts.values():
+        unit.sort(key=lambda f: (f.at, f.event_id))
+    return facts, notices
+
+
+def unit_facts(client: Client, dins: Sequence[str]) -> dict[str, list[Fact]]:
+    """Every event of each unit, as facts, in time order."""
+    return read_units(client, dins)[0]
 
 
 def _dt(value: datetime) -> datetime:
@@ -339,6 +361,7 @@ def excursions(client: Client, stays: Sequence[Stay]) -> dict[str, list[dict[str
         f"from temperature_readings where {' or '.join(clauses)} "
         "order by equipment_id, occurred_at",
         parameters=params,
+        settings=POINT_READ,
     ).result_rows
     readings: dict[str, list[tuple[int, float, int]]] = defaultdict(list)
     for equipment, at, temp, interval in rows:
@@ -390,30 +413,6 @@ def _range_text(lo: float | None, hi: float | None) -> str:
 
 
 # ---- unit trace ------------------------------------------------------------------------------
-def recall_rows(client: Client, dins: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    if not dins:
-        return {}
-    rows = client.query(
-        "select din, recall_id, lookback_id, addressed_to, product_code, reason, sent_at "
-        "from recall_notices where din in {dins:Array(String)} "
-        "order by din, sent_at, recall_id, product_code limit 1 by din, recall_id, product_code",
-        parameters={"dins": list(dins)},
-    ).result_rows
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for din, recall_id, lookback_id, facility, code, reason, sent_at in rows:
-        out[din].append(
-            {
-                "recall_id": recall_id,
-                "lookback_id": lookback_id,
-                "addressed_to": facility,
-                "product_code": code,
-                "reason": reason,
-                "at": to_ms(_dt(sent_at)),
-            }
-        )
-    return out
-
-
 def component_view(state: UnitState, now: int) -> list[dict[str, Any]]:
     items = state.components or [state.donation]
     return [
@@ -433,12 +432,21 @@ def component_view(state: UnitState, now: int) -> list[dict[str, Any]]:
     ]
 
 
+Reader = Callable[..., tuple[dict[str, list[Fact]], dict[str, list[dict[str, Any]]]]]
+
+
 def unit_traces(
-    client: Client, dins: Sequence[str], policy: Policy, now: int | None = None
+    client: Client,
+    dins: Sequence[str],
+    policy: Policy,
+    now: int | None = None,
+    *,
+    reader: Reader = read_units,
 ) -> dict[str, dict[str, Any]]:
-    """The trace of each unit that has events (three reads for any number of units)."""
+    """The trace of each unit that has events: one read, and one more if it was stored.
+    (``reader`` lets the benchmark compare read paths.)"""
     now = now or to_ms(datetime.now(UTC))
-    facts = unit_facts(client, dins)
+    facts, recalls = reader(client, dins, recalls=True)
     states: dict[str, UnitState] = {}
     stays: list[Stay] = []
     for din, unit_facts_ in facts.items():
@@ -449,7 +457,6 @@ def unit_traces(
         stays.extend(_stays(state, unit_facts_, policy, now))
     found = list(states)
     cold = excursions(client, stays)
-    recalls = recall_rows(client, found)
     traces: dict[str, dict[str, Any]] = {}
     for din in found:
         state = states[din]
@@ -537,6 +544,7 @@ def _links(client: Client, person: str, roles: Sequence[str]) -> list[tuple[Any,
             "where person_id = {p:String} and role in {roles:Array(String)} "
             "order by occurred_at, din, product_code",
             parameters={"p": person, "roles": list(roles)},
+            settings=POINT_READ,
         ).result_rows
     ]
 
@@ -605,6 +613,7 @@ def donor_trace(
         "select lookback_id, index_din, opened_at from lookbacks where donor_id = {p:String} "
         "order by opened_at limit 1 by lookback_id",
         parameters={"p": donor},
+        settings=POINT_READ,
     ).result_rows
     donations = [
         {
