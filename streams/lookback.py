@@ -227,6 +227,12 @@ class Opened:
     tables: dict[str, tuple[list[str], list[tuple[Any, ...]]]]
     alert: Alert
 
+    @property
+    def empty(self) -> bool:
+        """Nothing to look back on (a first-time donor) and nothing to recall: most
+        reactive donations; the station already holds the index unit."""
+        return not self.notices and not any(d.role == "earlier" for d in self.scope.donations)
+
 
 def plan_lookback(
     client: Client,

@@ -173,6 +173,9 @@ def register(ctx: PlatformContext) -> None:
             sinks["lookbacks"] = ctx.sink("lifecycle.donors")
         for request, partition, offset in requests:
             opened = plan_lookback(client, request, settings, partition=partition, offset=offset)
+            if opened.empty:
+                log.info("no lookback needed for %s: no earlier donation", request.index_din)
+                continue
             if opened.notices:
                 ctx.forward(recalls_name, opened.notices)
             write_lookback(sinks["lookbacks"], opened)
