@@ -172,7 +172,10 @@ def test_released_reactive_unit_is_an_alert_and_stays_unsafe() -> None:
 
 
 def test_a_late_reactive_result_on_a_transfused_unit_is_an_alert() -> None:
-    events = [*unit_events(split_unit(), SPLIT_DIN), lab_result(SPLIT_DIN, h(24 * 10), 3, reactive=("anti-HCV",))]
+    events = [
+        *unit_events(split_unit(), SPLIT_DIN),
+        lab_result(SPLIT_DIN, h(24 * 10), 3, reactive=("anti-HCV",)),
+    ]
     state, alerts, _ = run(events)
     assert [a.rule for a in alerts] == ["unit.issued_reactive"]
     assert alerts[0].evidence["recipient_id"] == RECIPIENT
