@@ -413,7 +413,7 @@ class Collection:
             nominal = rng.choices(list(shares), list(shares.values()))[0]
             short = rng.random() < cfg.discard_rates.get("under_volume", 0.0)
             if short:
-                volume = _under_volume(nominal, rng)
+                volume = _under_volume(nominal, cfg.quality_rules.volume_tolerance_fraction, rng)
             else:
                 volume = round(nominal * rng.uniform(0.97, 1.03))
             units = 0
@@ -475,10 +475,10 @@ def _birthday(day: date, age: int) -> date:
     return date(year, day.month, 28) if (day.month, day.day) == (2, 29) else day.replace(year=year)
 
 
-def _under_volume(nominal: int, rng: random.Random) -> int:
+def _under_volume(nominal: int, tolerance: float, rng: random.Random) -> int:
     """A bag that fell short by more than the tolerance yet still nearer its own size than the
     next smaller one (so it reads as a short 400, not a full 300)."""
     smaller = {400: 300, 300: 200, 200: 100}[nominal]
     low = (nominal + smaller) / 2 + 1
-    high = nominal * 0.9 - 1
-    return round(rng.uniform(low, high))
+    high = nominal * (1 - tolerance) - 1
+    return round(rng.uniform(min(low, high), high))

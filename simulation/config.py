@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from models.rules import ColdChainRules, DonorRules, ScreeningRules, StorageRules
+from models.rules import ColdChainRules, DonorRules, QualityRules, ScreeningRules, StorageRules
 
 
 def _marker_rates() -> dict[str, float]:
@@ -175,6 +175,7 @@ class CityConfig:
     storage_rules: StorageRules = field(default_factory=StorageRules)
     screening_rules: ScreeningRules = field(default_factory=ScreeningRules)
     cold_chain_rules: ColdChainRules = field(default_factory=ColdChainRules)
+    quality_rules: QualityRules = field(default_factory=QualityRules)  # under-volume tolerance
 
 
 PRESETS: dict[str, CityConfig] = {

@@ -79,7 +79,7 @@ _ROUTINE_LEFT = {
     "cryoprecipitate": 30 * DAY,
     "platelets": 12 * HOUR,
 }
-_URGENT_LEFT = {"red_cells": DAY, "plasma": DAY, "cryoprecipitate": DAY, "platelets": 4 * HOUR}
+_URGENT_LEFT = {"red_cells": DAY, "plasma": DAY, "cryoprecipitate": DAY, "platelets": 6 * HOUR}
 _WEEKDAY_DEMAND = (1.1, 1.1, 1.1, 1.1, 1.1, 0.8, 0.7)  # elective surgery on weekdays; mean 1
 _REACTION_SEVERITY = (("non_severe", 0.92), ("severe", 0.07), ("life_threatening", 0.01))
 
