@@ -123,7 +123,11 @@ class PlatformContext:
 
     def update_lag(self) -> None:
         consumer = self.app.consumer
+        # Table changelogs are assigned for recovery only and never committed: not lag.
+        changelogs = self.app.tables.changelog_topics
         for tp in consumer.assignment():
+            if tp.topic in changelogs:
+                continue
             try:
                 high = consumer.highwater(tp)
             except Exception:  # not fetched yet
