@@ -13,7 +13,10 @@ Two agents, each working per batch:
   recall notices on ``recalls``, rows in ``lookbacks``/``lookback_units``/``recall_notices``).
 
 A timer looks for lost units: no final disposition ``lifecycle.lost_unit_after_expiry_days``
-after expiry (wall clock). Each raise is checked against the alerts table first.
+after expiry, judged by the stream's clock (the latest event time seen, never ahead of the
+wall clock): a replay or a simulation is judged by its own time, and a feed that falls silent
+does not turn every unit "lost" (silence is the quality checks' freshness rule). Each raise is
+checked against the alerts table first.
 
 Order of effects per batch: alerts, notes and recalls are delivered, then the tables are
 updated, then the batch is acknowledged. A crash replays the batch against the older state:
@@ -83,6 +86,14 @@ def deadline(state: UnitState) -> int:
     return min(times, default=0)
 
 
+def latest_time(state: UnitState) -> int:
+    """The latest event time a unit's state records."""
+    return max(
+        [state.collected_at, state.released_at, *(i.status_at for i in state.items.values())],
+        default=0,
+    )
+
+
 def register(ctx: PlatformContext) -> None:
     settings, app = ctx.settings, ctx.app
     policy = Policy.from_settings(settings)
@@ -110,6 +121,7 @@ def register(ctx: PlatformContext) -> None:
     # Units with an item still waiting for a final disposition: DIN -> earliest expiry.
     watch: dict[bytes, int] = {}
     watch_built = False
+    clock = 0  # the latest occurred_at seen (epoch ms)
     lost_raised: set[str] = set()
     sinks: dict[str, WarehouseSink] = {}
 
@@ -132,6 +144,7 @@ def register(ctx: PlatformContext) -> None:
 
     @app.agent(valid_topic, name="lifecycle-units")
     async def track_units(stream: faust.StreamT[bytes]) -> None:
+        nonlocal clock
         async for events in stream.take_events(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
@@ -156,6 +169,7 @@ def register(ctx: PlatformContext) -> None:
                 touched[key] = (state, event)
                 alerts.extend(out.alerts)
                 notes.extend(out.notes)
+                clock = max(clock, fact.at)
             if alerts or notes:
                 await ctx.in_warehouse(deliver_unit_effects, alerts, notes)
             persist(units, touched)
@@ -236,17 +250,19 @@ def register(ctx: PlatformContext) -> None:
 
     @app.timer(interval=settings.lifecycle.lost_unit_check_seconds)
     async def find_lost_units() -> None:
-        nonlocal watch_built
+        nonlocal watch_built, clock
         if not watch_built:
             # After a restart the table came back from its changelog: index it once.
             for i, (key, raw) in enumerate(list(units.items())):
-                due = deadline(UnitState.from_bytes(key.decode(), raw))
+                state = UnitState.from_bytes(key.decode(), raw)
+                due = deadline(state)
                 if due:
                     watch[key] = due
+                clock = max(clock, latest_time(state))
                 if i % SCAN_CHUNK == 0:
                     await asyncio.sleep(0)
             watch_built = True
-        now = to_ms(datetime.now(UTC))
+        now = min(clock, to_ms(datetime.now(UTC)))
         grace = settings.lifecycle.lost_unit_after_expiry_days * 86_400_000
         found: list[Alert] = []
         seen: list[bytes] = []
