@@ -171,37 +171,49 @@ def components_frame(ctx: FrameContext) -> pd.DataFrame:
 
 # ---- cross-table frames --------------------------------------------------------------------
 def release_screening_frame(ctx: FrameContext) -> pd.DataFrame:
-    """One row per release in the window: required (marker, round) pairs without a negative
-    result, and markers that tested reactive at or before the release."""
+    """One row per release in the window: the negative results it lacks (computed in SQL, so
+    only the gaps travel), and markers that tested reactive at or before the release."""
     pred = ctx.window.predicate()
+    rules = ctx.settings.screening
+    serology = [
+        f"{m}#{r}" for m in rules.serology_markers for r in range(1, rules.rounds_required + 1)
+    ]
+    nat = _array(rules.nat_markers) if rules.nat_markers else "CAST([] AS Array(String))"
     frame = query_frame(
         ctx.client,
         f"""
         select r.event_id as event_id, r.din as din, r.facility_id as facility_id,
             r.released_at as released_at,
-            groupUniqArrayIf(concat(t.marker, '#', toString(t.round)),
-                t.din != '' and not t.reactive) as negatives,
-            arraySort(groupUniqArrayIf(t.marker, t.din != '' and t.reactive
-                and t.occurred_at <= r.released_at)) as reactive_markers
+            arrayFilter(x -> not has(t.negatives, x), {_array(serology)}) as missing_serology,
+            arrayFilter(m -> length(arrayFilter(x -> startsWith(x, concat(m, '#')),
+                t.negatives)) < {int(rules.nat_rounds_required)}, {nat}) as missing_nat,
+            arraySort(arrayDistinct(arrayMap(x -> x.1,
+                arrayFilter(x -> x.2 <= r.released_at, t.reactive_results)))) as reactive_markers
         from (
             select toString(event_id) as event_id, din, facility_id, occurred_at as released_at
             from unit_releases where {pred}
         ) as r
         left join (
-            select din, marker, round, reactive, occurred_at from test_results
+            select din,
+                groupUniqArrayIf(concat(marker, '#', toString(round)), not reactive) as negatives,
+                groupArrayIf((marker, occurred_at), reactive) as reactive_results
+            from test_results
             where din in (select din from unit_releases where {pred})
+            group by din
         ) as t on t.din = r.din
-        group by r.event_id, r.din, r.facility_id, r.released_at
         """,
     )
-    gaps = [screening_gaps(list(n), ctx.settings.screening) for n in frame["negatives"]]
+    gaps = [
+        screening_gaps(list(ser), list(nat_missing))
+        for ser, nat_missing in zip(frame["missing_serology"], frame["missing_nat"], strict=True)
+    ]
     frame["missing_count"] = [len(g) for g in gaps]
     frame["missing_text"] = [gaps_text(g, "en") for g in gaps]
     frame["missing_text_zh"] = [gaps_text(g, "zh") for g in gaps]
     frame["reactive_count"] = [len(r) for r in frame["reactive_markers"]]
     frame["reactive_text"] = [", ".join(r) for r in frame["reactive_markers"]]
     frame["occurred_at"] = frame["released_at"]
-    return frame.drop(columns=["negatives"])
+    return frame.drop(columns=["missing_serology", "missing_nat"])
 
 
 # Derived products are made from another component of the same donation: not counted again.

@@ -1,34 +1,27 @@
-"""What a released unit's screening lacks, by the screening rules (pure functions).
+"""What a released unit's screening lacks, in words (pure functions).
 
-Serology markers must test negative in each of rounds 1..``rounds_required`` (two rounds, with
-different reagents and staff); NAT markers in ``nat_rounds_required`` rounds, whichever they are
-(NAT runs once, on one sample).
+By the screening rules (ScreeningRules), serology markers must test negative in each of rounds
+1..``rounds_required`` (two rounds, with different reagents and staff) and NAT markers in
+``nat_rounds_required`` rounds, whichever they are (NAT runs once, on one sample); the
+release-screening query (expectations/frames.py) finds the gaps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from models.rules import ScreeningRules
-
 # (marker, round) for a serology gap; (marker, 0) for a NAT marker short of its rounds.
 Gap = tuple[str, int]
 
 
-def screening_gaps(negatives: Iterable[str], rules: ScreeningRules) -> list[Gap]:
-    """Gaps in a unit's negative results, given as "marker#round" strings."""
-    have: dict[str, set[int]] = {}
-    for item in negatives:
+def screening_gaps(missing_serology: Iterable[str], missing_nat: Iterable[str]) -> list[Gap]:
+    """Gaps as the release-screening query returns them: serology as "marker#round", NAT as
+    the marker."""
+    gaps: list[Gap] = []
+    for item in missing_serology:
         marker, _, rnd = item.rpartition("#")
-        have.setdefault(marker, set()).add(int(rnd))
-    gaps: list[Gap] = [
-        (m, r)
-        for m in rules.serology_markers
-        for r in range(1, rules.rounds_required + 1)
-        if r not in have.get(m, set())
-    ]
-    gaps += [(m, 0) for m in rules.nat_markers if len(have.get(m, ())) < rules.nat_rounds_required]
-    return gaps
+        gaps.append((marker, int(rnd)))
+    return gaps + [(m, 0) for m in missing_nat]
 
 
 def gaps_text(gaps: list[Gap], lang: str) -> str:

@@ -35,6 +35,10 @@ MARKERS = {**SEROLOGY, "ALT": "rate", "HBV-DNA": "NAT", "HCV-RNA": "NAT", "HIV-R
 RED_CELLS, PLASMA, WASHED = "E0336V00", "E2534V00", "E0450V00"
 
 
+def is_serology(marker: str | None) -> bool:
+    return marker is not None and MARKERS.get(marker) != "NAT"
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
@@ -107,7 +111,10 @@ class City:
     def screening(
         self, din: str, start: datetime, *, reactive: str | None = None, skip: str | None = None
     ) -> None:
+        """Serology in rounds 1 and 2, NAT once (round 1); ``skip`` leaves a marker out of its
+        last round."""
         for rnd in (1, 2):
+            last = 2 if is_serology(skip) else 1
             results = [
                 {
                     "marker": m,
@@ -116,7 +123,7 @@ class City:
                     **({"value": 120.0 if m == reactive else 20.0} if m == "ALT" else {}),
                 }
                 for m, method in MARKERS.items()
-                if not (rnd == 2 and m == skip)
+                if (rnd == 1 or method != "NAT") and not (rnd == last and m == skip)
             ]
             self.add(
                 "test.result_recorded",
@@ -458,12 +465,20 @@ def test_incremental_runs_check_only_new_data(warehouse: tuple[Settings, Client]
     at = END - timedelta(hours=6)
     din = late.donation("U9", 9, at)
     late.processed(din, at, skip="anti-TP")
+    din = late.donation("U10", 10, at)  # and one whose NAT never ran
+    late.processed(din, at, skip="HCV-RNA")
     load(client, late.events)
     second = run_quality(settings)
     assert second.window.start == first.window.end
-    assert found(second) == {("release_screening.full_negative_screening", late.dins["U9"])}
+    assert found(second) == {
+        ("release_screening.full_negative_screening", late.dins["U9"]),
+        ("release_screening.full_negative_screening", late.dins["U10"]),
+    }
+    gaps = {f.din: f.message_en for f in second.findings}
+    assert "anti-TP (round 2)" in gaps[late.dins["U9"]]
+    assert "HCV-RNA (NAT)" in gaps[late.dins["U10"]]
     donations = next(c for c in second.checks if c.name == "donations.one_donation_per_din")
-    assert donations.element_count == 1  # only the new donation was read
+    assert donations.element_count == 2  # only the new donations were read
 
     third = run_quality(settings)
     assert found(third) == set()

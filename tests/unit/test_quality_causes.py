@@ -20,7 +20,6 @@ from expectations.suites import all_suites
 from expectations.window import Window, parse_since
 from infra.errors import ConfigError
 from infra.settings import Settings
-from models.rules import ScreeningRules
 
 T = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -200,15 +199,10 @@ def test_suites_follow_the_rules_in_the_settings() -> None:
     assert "12" in checks["freshness.facility_reporting"].en
 
 
-def test_screening_gaps_serology_every_round_nat_once() -> None:
-    rules = ScreeningRules()
-    serology = [f"{m}#{r}" for m in rules.serology_markers for r in (1, 2)]
-    nat_once = [f"{m}#1" for m in rules.nat_markers]
-    assert screening_gaps(serology + nat_once, rules) == []
-    gaps = screening_gaps([s for s in serology if s != "anti-HIV#2"] + nat_once[1:], rules)
+def test_screening_gaps_in_words() -> None:
+    gaps = screening_gaps(["anti-HIV#2"], ["HBV-DNA"])
     assert gaps == [("anti-HIV", 2), ("HBV-DNA", 0)]
     assert gaps_text(gaps, "en") == "anti-HIV (round 2), HBV-DNA (NAT)"
     assert gaps_text(gaps, "zh") == "anti-HIV（第2轮）、HBV-DNA（核酸检测）"
-    everything = screening_gaps([], rules)
-    assert len(everything) == len(rules.serology_markers) * 2 + len(rules.nat_markers)
-    assert gaps_text([("ALT", 1), ("ALT", 2)], "en") == "ALT (rounds 1, 2)"
+    assert gaps_text(screening_gaps(["ALT#1", "ALT#2"], []), "en") == "ALT (rounds 1, 2)"
+    assert screening_gaps([], []) == []
