@@ -1,8 +1,9 @@
 """Temperature loggers: readings per equipment at its interval, excursions, agitator stops and
 transport boxes in transit.
 
-Excursions come in two kinds. A short one is a single reading out of range (a door left open):
-shorter than the tolerance (models.rules.ColdChainRules) however it is measured. A long one
+Excursions come in two kinds. A short one is a single reading out of range (a door left open)
+or an agitator caught stopped once: within the tolerance (models.rules.ColdChainRules) however
+it is measured, so only loggers reporting at least that often show them. A long one
 (a compressor failing overnight) stays out of range for several readings, well past the
 tolerance; staff find it in the morning and discard what was inside (the caller does that).
 """
@@ -128,9 +129,13 @@ class ColdChain:
                 if day_slots:
                     out[day_slots[rng.randrange(len(day_slots))]] = self._out(eq.kind, False)
             agitator = eq.kind == "platelet_agitator"
-            if agitator and rng.random() < cfg.agitator_stops_per_day:
-                k = rng.randrange(len(slots))
-                stopped.update(slots[k : k + rng.randint(1, 3)])
+            if (
+                agitator
+                and interval <= self.tolerance_s
+                and rng.random() < cfg.agitator_stops_per_day
+            ):
+                # A stop caught by one reading: shorter than the tolerance, like a door left open.
+                stopped.add(slots[rng.randrange(len(slots))])
             for t in slots:
                 temperature = out.get(t)
                 payload: dict[str, object] = {

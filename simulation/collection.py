@@ -4,7 +4,7 @@ Each site expects a number of donations a day (its share of the city's rate, sha
 Spring Festival, heat, student vacations and campaigns, and by collection growth). Donors due
 to come back (GB 18467 intervals from models.rules.DonorRules) come first; first-time donors
 make up the rest, so a day's total follows the expectation and the first-time share follows
-how often donors come back.
+how often donors come back. Platelet donors are called in to need (simulation.platelets).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from datetime import date, timedelta
 from simulation import calendar as cal
 from simulation.clock import HOUR, day_start
 from simulation.config import CityConfig
-from simulation.people import GROUP_WEIGHTS, GROUPS, Donor, random_group
+from simulation.people import Donor, random_group
+from simulation.platelets import PlateletPanel
 from simulation.reference import Campaign, Region, Site
 
 DONOR_GROUPS: tuple[str, ...] = ("student", "employee", "civil_servant", "rural_resident", "other")
@@ -128,7 +129,6 @@ class Collection:
         self.start = start
         self.donor_numbers = donor_numbers
         self.due: dict[date, list[Donor]] = defaultdict(list)
-        self.populations = {c.code: c.population for c in region.counties}
         self.apheresis_sites = {
             s.site_id
             for s in region.sites
@@ -142,13 +142,10 @@ class Collection:
         open_at_start = [s for s in region.sites if s.opened_on <= start] or region.sites
         per_weight = cfg.donations_per_day / sum(weights[s.site_id] for s in open_at_start)
         self.site_rate = {s.site_id: weights[s.site_id] * per_weight for s in region.sites}
-        # The station's shelves, once the simulation runs (None during the burn-in): it calls
-        # off group drives when they are full, and calls platelet donors of a group to need.
+        # Days of red cells on the station's shelves, once the simulation runs (None during the
+        # burn-in): group drives are called off when the shelves are full.
         self.red_cell_days: Callable[[date], float] | None = None
-        self.platelets_held: Callable[[date, str], int] | None = None
-        self.platelet_daily: Callable[[date], float] = lambda day: 0.0
-        self.platelet_registry: dict[str, list[Donor]] = {g: [] for g in GROUPS}
-        self._recent_platelets: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.platelets = PlateletPanel(cfg, rng)
         self._seasons: dict[date, tuple[float, float, bool]] = {}
         self._year_shares: dict[int, dict[str, float]] = {}
         self._group_weights: dict[tuple[int, str, bool, bool], list[float]] = {}
@@ -252,8 +249,7 @@ class Collection:
         if donor.platelet_donor:
             if rng.random() < cfg.apheresis_return_probability:
                 return  # stays on the station's list
-            donor.platelet_donor = False
-            self.platelet_registry[donor.abo_rh].remove(donor)
+            self.platelets.leave(donor)
         if rng.random() >= cfg.return_probability[site_kind]:
             return
         delay = int(rng.expovariate(1.0 / cfg.return_delay_mean_days[site_kind]))
@@ -269,61 +265,6 @@ class Collection:
         if donor.last_kind == "apheresis_platelets":
             return donor.last_date + timedelta(days=rules.platelets_to_whole_min_days)
         return donor.last_date + timedelta(days=rules.whole_to_whole_min_days)
-
-    def can_give_platelets(self, donor: Donor, day: date) -> bool:
-        rules = self.cfg.donor_rules
-        if donor.retired or (donor.deferred_until is not None and donor.deferred_until > day):
-            return False
-        if donor.age_on(day) > rules.max_age_repeat_donor_years:
-            return False
-        if donor.last_date is not None:
-            gap = (
-                rules.platelets_to_platelets_min_days
-                if donor.last_kind == "apheresis_platelets"
-                else rules.whole_to_platelets_min_days
-            )
-            if (day - donor.last_date).days < gap:
-                return False
-        year, count = donor.platelet_year
-        return not (year == day.year and count >= rules.platelets_max_per_year)
-
-    def _platelet_need(self, day: date, group: str) -> float:
-        """Units to collect today for a group: the target cover minus what the station holds
-        (during the burn-in, what was collected in the last three days)."""
-        daily = self.platelet_daily(day) * GROUP_WEIGHTS[GROUPS.index(group)]
-        if self.platelets_held is not None:
-            held = self.platelets_held(day, group)
-        else:
-            held = sum(self._recent_platelets[day - timedelta(days=i)][group] for i in range(1, 4))
-        return self.cfg.platelet_target_days * daily - held
-
-    def _pool_short(self, day: date, group: str) -> bool:
-        """Whether the station needs more platelet donors of a group on its list."""
-        daily = self.platelet_daily(day) * GROUP_WEIGHTS[GROUPS.index(group)]
-        per_donation = 1 + self.cfg.apheresis_two_unit_share
-        return (
-            len(self.platelet_registry[group]) < daily * self.cfg.platelet_pool_days / per_donation
-        )
-
-    def _platelet_calls(self, day: date, open_sites: list[Site]) -> list[tuple[Donor, Site]]:
-        houses = [s for s in open_sites if s.site_id in self.apheresis_sites]
-        if not houses:
-            return []
-        rng, calls = self.rng, []
-        per_donation = 1 + self.cfg.apheresis_two_unit_share
-        for group in GROUPS:
-            need = self._platelet_need(day, group) / per_donation
-            if need <= 0:
-                continue
-            wanted = int(need) + (rng.random() < need - int(need))
-            registry = self.platelet_registry[group]
-            registry[:] = [d for d in registry if not d.retired]
-            ready = [d for d in registry if self.can_give_platelets(d, day)]
-            ready.sort(key=lambda d: (d.last_date or date.min, d.number))
-            for donor in ready[:wanted]:
-                home = next((s for s in houses if s.site_id == donor.home_site), houses[0])
-                calls.append((donor, home))
-        return calls
 
     def reschedule(self, donor: Donor, when: date) -> None:
         self.due[when].append(donor)
@@ -369,18 +310,30 @@ class Collection:
             and self._season(day)[1] == 1.0
             and self.red_cell_days(day) > self.cfg.drive_call_off_days
         )
-        for donor, site in self._platelet_calls(day, open_sites):
+        houses = [s for s in open_sites if s.site_id in self.apheresis_sites]
+        for donor, site in self.platelets.calls(day, houses):
             returning[site.site_id].append(donor)
-        for site in open_sites:
-            drive_day = site.kind != "group_drive" or (
-                rng.random() < self.cfg.group_drive_days_per_week / 5.0 and not full
+        expected = [
+            self.expected(
+                site,
+                day,
+                site.kind != "group_drive"
+                or (rng.random() < self.cfg.group_drive_days_per_week / 5.0 and not full),
             )
-            expected = self.expected(site, day, drive_day)
-            came = returning.get(site.site_id, [])
+            for site in open_sites
+        ]
+        # The city's total follows the expectation; first-time donors fill what returning
+        # donors leave, spread over the sites by how many each expects.
+        came = sum(len(donors) for donors in returning.values())
+        new = max(0, poisson(rng, sum(expected)) - came)
+        newcomers: dict[str, int] = defaultdict(int)
+        if new and sum(expected) > 0:
+            for site in rng.choices(open_sites, expected, k=new):
+                newcomers[site.site_id] += 1
+        for site in open_sites:
             county = self.county_of_day(site, day)
-            new = max(0, poisson(rng, expected) - len(came))
-            donors = [(d, d.donations == 0) for d in came]
-            for _ in range(new):
+            donors = [(d, d.donations == 0) for d in returning.get(site.site_id, [])]
+            for _ in range(newcomers[site.site_id]):
                 donors.append((self.new_donor(site, county, day), True))
             opens, closes = _OPEN_HOURS[site.kind]
             for donor, first in donors:
@@ -402,12 +355,11 @@ class Collection:
             can_apheresis
             and donor.donations > 0
             and since >= rules.whole_to_platelets_min_days
-            and self._pool_short(day, donor.abo_rh)
+            and self.platelets.wants_donors(day, donor.abo_rh)
             and rng.random() < cfg.apheresis_recruit_share
         ):
             kind = "apheresis_platelets"
-            donor.platelet_donor = True
-            self.platelet_registry[donor.abo_rh].append(donor)
+            self.platelets.enrol(donor)
         if kind == "whole_blood":
             shares = cfg.whole_blood_volume_shares[donor.sex]
             nominal = rng.choices(list(shares), list(shares.values()))[0]
@@ -443,8 +395,7 @@ class Collection:
         if donation.kind == "apheresis_platelets":
             year, count = donor.platelet_year
             donor.platelet_year = (day.year, count + 1 if year == day.year else 1)
-            self._recent_platelets[day][donor.abo_rh] += donation.therapeutic_units
-            self._recent_platelets.pop(day - timedelta(days=5), None)
+            self.platelets.collected(day, donor.abo_rh, donation.therapeutic_units)
 
     def deferral(self, day: date) -> tuple[str, date] | None:
         if self.rng.random() >= self.cfg.deferral_rate:

@@ -166,7 +166,7 @@ class CityConfig:
 
     # ---- cold chain --------------------------------------------------------------------
     short_excursions_per_equipment_day: float = 0.02  # (assumed) door left open, defrost
-    long_excursions_per_equipment_year: float = 0.15  # (assumed) compressor failure overnight
+    long_excursions_per_equipment_year: float = 0.25  # (assumed) compressor failure overnight
     station_long_excursions_per_equipment_year: float = 0.05  # (assumed) better maintained
     agitator_stops_per_day: float = 0.02  # (assumed)
 

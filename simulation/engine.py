@@ -94,7 +94,7 @@ class RegionSimulation:
         infectious = 1 - math.prod(1 - r for m, r in cfg.marker_rates.items() if m != "ALT")
         infectious = 1 - (1 - infectious) * (1 - cfg.nat_reactive_rate)
         self._set_demand()
-        self.collection.platelet_daily = lambda day: sum(
+        self.collection.platelets.daily = lambda day: sum(
             self.distribution.demand(h, "platelets", day, 0, routine=True)
             for h in self.distribution.hospitals
         )
@@ -116,7 +116,7 @@ class RegionSimulation:
                     donor.deferred_until = day + timedelta(days=180)
                 self.collection.schedule_return(donor, day, visit.site.kind)
         self.collection.red_cell_days = lambda day: self.distribution.station_days("red_cells", day)
-        self.collection.platelets_held = lambda day, group: self.stock.count(
+        self.collection.platelets.held = lambda day, group: self.stock.count(
             "platelets", group, day_start(day) + 36 * HOUR
         )
 

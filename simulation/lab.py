@@ -205,7 +205,7 @@ class Lab:
                 decided,
                 "unit.quarantined",
                 station,
-                {"din": din, "reason": f"screening reactive: {names}"},
+                {"din": din, "reason": f"检测反应性（{names}），隔离待报废"},
             )
             gone = lab_time(decided + rng.randint(1 * HOUR, 4 * HOUR), rng)
             emit(

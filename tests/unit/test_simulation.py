@@ -84,7 +84,8 @@ class Year:
     readings: dict[str, list[tuple[str, float]]] = field(default_factory=lambda: defaultdict(list))
     equipment_kind: dict[str, str] = field(default_factory=dict)
     daily: Counter[date] = field(default_factory=Counter)
-    agitator_stops: int = 0
+    agitator_stops: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    intervals: dict[str, int] = field(default_factory=dict)
 
 
 def _unit(payload: dict) -> tuple[str, str]:
@@ -150,7 +151,9 @@ def year() -> Year:
         elif kind == "storage.temperature_recorded":
             y.readings[p["equipment_id"]].append((occurred, p["temperature_c"]))
             y.equipment_kind[p["equipment_id"]] = p["equipment_kind"]
-            y.agitator_stops += p.get("agitating") is False
+            y.intervals[p["equipment_id"]] = p["interval_seconds"]
+            if p.get("agitating") is False:
+                y.agitator_stops[p["equipment_id"]].append(occurred)
     return y
 
 
@@ -424,8 +427,14 @@ def test_cold_chain_breaches_follow_long_excursions(year: Year) -> None:
         assert long_runs, (d, equipment)
 
 
-def test_agitators_stop_now_and_then(year: Year) -> None:
-    assert year.agitator_stops > 0
+def test_agitators_stop_now_and_then_but_not_for_long(year: Year) -> None:
+    tolerance = ColdChainRules().excursion_tolerance_minutes * 60
+    assert year.agitator_stops
+    for equipment, moments in year.agitator_stops.items():
+        interval = year.intervals[equipment]
+        assert interval <= tolerance
+        gaps = [(at(b) - at(a)).total_seconds() for a, b in itertools.pairwise(moments)]
+        assert all(gap > interval for gap in gaps), "one reading at a time"
 
 
 # ---- seasons and growth -------------------------------------------------------------------
@@ -451,7 +460,9 @@ def test_seasons_spring_festival_heat_and_world_blood_donor_day(year: Year) -> N
 def test_clinical_demand_grows_faster_than_collection() -> None:
     # May-June 2026 against May-June 2027: past the warm-up and Spring Festival, the same
     # campaigns, and no site opens in between, so collection grows only by its rate.
-    sim = Simulation(PRESETS["small"], start=date(2026, 3, 1), seed=11, pseudonym_key=KEY)
+    # Drives are never called off here: a full shelf slowing collection would blur its rate.
+    cfg = replace(PRESETS["small"], drive_call_off_days=float("inf"))
+    sim = Simulation(cfg, start=date(2026, 3, 1), seed=11, pseudonym_key=KEY)
     collected: Counter[str] = Counter()
     transfused: Counter[str] = Counter()
     for e in sim.run(487):
@@ -469,8 +480,8 @@ def test_clinical_demand_grows_faster_than_collection() -> None:
     collection_growth = collected["2027"] / collected["2026"] - 1
     demand_growth = requested["2027"] / requested["2026"] - 1
     assert -0.05 < collection_growth < 0.11  # +3 %/year
-    assert 0.05 < demand_growth < 0.16  # +10 %/year
-    assert demand_growth > collection_growth
+    assert 0.03 < demand_growth < 0.2  # +10 %/year
+    assert demand_growth > collection_growth + 0.03
     assert transfused["2027"] / transfused["2026"] - 1 > collection_growth
     assert sum(sim.unmet.values()) > 0  # the shelves cannot keep up
 
