@@ -34,3 +34,26 @@
     where {{ column }} in (select din from {{ touched_units_relation() }})
     {%- endif %}
 {%- endmacro %}
+
+{#- The state a movement leaves its unit in, given whether the unit's DIN was released and the
+    unit produced up to and including that movement. quarantine, available and in_transit are
+    stock (see stock_states); pending = released before the component was recorded. -#}
+{% macro movement_state(movement, released, produced) -%}
+    multiIf(
+        {{ movement }} = 'collected', 'quarantine',
+        {{ movement }} = 'processed', 'processed',
+        {{ movement }} = 'produced', if({{ released }}, 'available', 'quarantine'),
+        {{ movement }} = 'released', if({{ produced }}, 'available', 'pending'),
+        {{ movement }} = 'shipped', 'in_transit',
+        {{ movement }} in ('received', 'returned'), 'available',
+        {{ movement }} = 'issued', 'issued',
+        {{ movement }} = 'transfused', 'transfused',
+        'discarded'
+    )
+{%- endmacro %}
+
+{#- Rows of an incremental model built on an append-only model `source_relation`: only those
+    appended since this model's last run (by built_at). -#}
+{% macro built_after_watermark(column='built_at', watermark_column='source_built_at') -%}
+    {{ column }} > (select max({{ watermark_column }}) from {{ this }})
+{%- endmacro %}

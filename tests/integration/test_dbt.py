@@ -41,6 +41,7 @@ pytestmark = pytest.mark.integration
 LOCAL = ZoneInfo("Asia/Shanghai")
 KEY = b"dbt-test-key"
 WINDOW_DAYS = 21
+LATE_TYPES = {"unit.received", "unit.issued", "unit.released", "unit.discarded"}
 MARTS = "bloodtrace_marts"
 MART_TABLES = [
     "collections_daily",
@@ -175,6 +176,8 @@ class Built:
     scheduled: dict[str, Any]
     incremental_marts: dict[str, list[tuple[Any, ...]]]
     last_day: date
+    late_events: int
+    cancelled_rows: int
 
 
 def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
@@ -203,9 +206,17 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     last_day = date(2025, 6, WINDOW_DAYS)
     client = connect(settings)
     migrate(client)
-    early = [e for e in city.events if local_day(e) < last_day]
-    late = [e for e in city.events if local_day(e) >= last_day]
-    assert late, "the last simulated day has events"
+    # The last day arrives after the first build, and with it a few events that happened days
+    # earlier (a receipt or an issue a hospital sent late): their units already have later
+    # movements in the ledger, so the run must cancel and replace those.
+    held_back = {
+        e["event_id"]
+        for i, e in enumerate(city.events)
+        if e["type"] in LATE_TYPES and i % 40 == 0 and local_day(e) < last_day - timedelta(days=3)
+    }
+    early = [e for e in city.events if local_day(e) < last_day and e["event_id"] not in held_back]
+    late = [e for e in city.events if local_day(e) >= last_day or e["event_id"] in held_back]
+    assert late and held_back, "the last simulated day and some late events"
     assert load_direct(client, early) == (len(early), 0)
     client.close()
 
@@ -216,9 +227,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     client.close()
     scheduled = scheduled_dbt_build(settings)  # incremental: only the new day's units
     incremental_marts = snapshot(settings)
+    [(cancelled_rows,)] = query(
+        settings, f"select countIf(sign < 0) from {MARTS}.fct_unit_movements"
+    )
     refreshed = run_dbt(settings, ["run", "--full-refresh"], quiet=True)
     assert refreshed.success, refreshed.failed
-    yield Built(settings, city, first, scheduled, incremental_marts, last_day)
+    yield Built(
+        settings, city, first, scheduled, incremental_marts, last_day, len(held_back), cancelled_rows
+    )
 
 
 # ---- the build ---------------------------------------------------------------------------
@@ -237,6 +253,7 @@ def test_dbt_build_passes_every_model_data_test_and_unit_test(built: Built) -> N
 
 
 def test_scheduled_build_runs_incrementally_and_matches_a_full_refresh(built: Built) -> None:
+    """Including the units whose late events made ledger rows stale."""
     assert built.scheduled["success"] is True
     assert built.scheduled["counts"].get("pass", 0) >= 200
     assert "unit_test" not in built.scheduled["resource_types"]  # production skips unit tests
@@ -252,6 +269,8 @@ def test_incremental_facts_hold_each_event_once(built: Built) -> None:
         f"select count(), uniqExact(din) from {MARTS}.fct_donations",
     )
     assert rows == [(donations, donations)]
+    # The late events made ledger rows stale: the incremental run cancelled them (sign -1).
+    assert built.cancelled_rows > 0
 
 
 # ---- marts against hand computations -------------------------------------------------------

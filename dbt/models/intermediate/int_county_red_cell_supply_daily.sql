@@ -5,9 +5,9 @@
 
 with
 
-stock as (
+deltas as (
 
-    select * from {{ ref('int_stock_daily') }}
+    select * from {{ ref('int_stock_deltas') }}
     where component_type = 'red_cells'
 
 ),
@@ -15,6 +15,15 @@ stock as (
 hospitals as (
 
     select hospital_id, county_code from {{ ref('stg_reference__hospitals') }}
+
+),
+
+bounds as (
+
+    select first_day, last_day from (
+        select min(stock_date) as first_day, max(stock_date) as last_day
+        from {{ ref('int_stock_daily') }}
+    )
 
 ),
 
@@ -26,16 +35,47 @@ warning_line as (
 
 ),
 
-county_daily as (
+county_changes as (
 
     select
-        stock.stock_date as stock_date,
+        deltas.stock_date as stock_date,
         hospitals.county_code as county_code,
-        sum(stock.available_units) as available_units,
-        sum(stock.issued_units) as issued_units
-    from stock
-    inner join hospitals on stock.location_id = hospitals.hospital_id
+        sumIf(deltas.delta_units, deltas.state = 'available') as available_delta,
+        sum(deltas.issued_units) as issued_units
+    from deltas
+    inner join hospitals on deltas.location_id = hospitals.hospital_id
+    where deltas.stock_date <= (select last_day from bounds)
     group by stock_date, county_code
+
+),
+
+days as (
+
+    select arrayJoin(
+        arrayMap(i -> addDays(first_day, i), range(toUInt32(last_day - first_day + 1)))
+    ) as stock_date
+    from bounds
+
+),
+
+counties as (
+
+    select distinct county_code from hospitals
+
+),
+
+filled as (
+
+    select
+        days.stock_date as stock_date,
+        counties.county_code as county_code,
+        county_changes.available_delta as available_delta,
+        county_changes.issued_units as issued_units
+    from days
+    cross join counties
+    left join county_changes
+        on days.stock_date = county_changes.stock_date
+        and counties.county_code = county_changes.county_code
 
 ),
 
@@ -44,14 +84,18 @@ windowed as (
     select
         stock_date,
         county_code,
-        available_units,
+        sum(available_delta) over to_date as available_units,
         toFloat64(sum(issued_units) over trailing) / count() over trailing as mean_daily_issue
-    from county_daily
-    window trailing as (
-        partition by county_code
-        order by stock_date
-        rows between {{ window_days - 1 }} preceding and current row
-    )
+    from filled
+    window
+        to_date as (
+            partition by county_code order by stock_date
+            rows between unbounded preceding and current row
+        ),
+        trailing as (
+            partition by county_code order by stock_date
+            rows between {{ window_days - 1 }} preceding and current row
+        )
 
 ),
 

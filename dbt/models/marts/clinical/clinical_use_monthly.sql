@@ -6,8 +6,21 @@ with
 
 movements as (
 
-    select * from {{ ref('fct_unit_movements') }}
+    select * from {{ ref('int_movements_daily') }}
     where movement in ('issued', 'returned', 'transfused')
+
+),
+
+recipients as (
+
+    select
+        toStartOfMonth(moved_on) as use_month,
+        facility_id as hospital_id,
+        component_type,
+        uniqExactIf(recipient_id, sign > 0) as recipients
+    from {{ ref('fct_unit_movements') }}
+    where movement = 'transfused'
+    group by use_month, hospital_id, component_type
 
 ),
 
@@ -24,8 +37,7 @@ monthly as (
         facility_id as hospital_id,
         component_type,
         {{ to_units_out("sumIf(units, movement = 'transfused')") }} as transfused_units,
-        countIf(movement = 'transfused') as transfused_components,
-        uniqExactIf(recipient_id, movement = 'transfused') as recipients,
+        sumIf(movements, movement = 'transfused') as transfused_components,
         {{ to_units_out("sumIf(units, movement = 'issued')") }} as issued_units,
         {{ to_units_out("sumIf(units, movement = 'returned')") }} as returned_units
     from movements
@@ -45,11 +57,15 @@ final as (
         monthly.component_type as component_type,
         monthly.transfused_units as transfused_units,
         monthly.transfused_components as transfused_components,
-        monthly.recipients as recipients,
+        recipients.recipients as recipients,
         monthly.issued_units as issued_units,
         monthly.returned_units as returned_units
     from monthly
     inner join hospitals on monthly.hospital_id = hospitals.hospital_id
+    left join recipients
+        on monthly.use_month = recipients.use_month
+        and monthly.hospital_id = recipients.hospital_id
+        and monthly.component_type = recipients.component_type
 
 )
 

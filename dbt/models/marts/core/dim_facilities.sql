@@ -12,9 +12,9 @@ hospitals as (
 
 seen as (
 
-    select distinct facility_id from {{ ref('fct_unit_movements') }}
+    select distinct facility_id from {{ ref('int_movements_daily') }}
     union distinct
-    select distinct location_id as facility_id from {{ ref('fct_unit_movements') }}
+    select distinct location_id as facility_id from {{ ref('int_movements_daily') }}
 
 ),
 

@@ -1,15 +1,14 @@
 -- One row per donation (DIN) with its counting: units (200 ml = 1 unit; apheresis platelets by
--- therapeutic dose) and what it counts towards honours. Incremental on ingestion.
+-- therapeutic dose) and what it counts towards honours. A donation never changes once
+-- collected, so the model only appends: rows ingested since the last run (less an overlap for
+-- inserts still committing then) whose DIN it does not hold yet.
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='din',
+        incremental_strategy='append',
         engine='MergeTree()',
         order_by='(collected_on, county_code, site_id)',
         partition_by='toYYYYMM(collected_on)',
-        settings=patch_part_delete_table_settings(),
-        query_settings=patch_part_delete_query_settings(),
     )
 }}
 
@@ -20,6 +19,7 @@ donations as (
     select * from {{ ref('stg_warehouse__donations') }}
     {% if is_incremental() %}
     where {{ ingested_after_watermark() }}
+        and din not in (select din from {{ this }})
     {% endif %}
 
 ),

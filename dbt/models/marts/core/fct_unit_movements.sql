@@ -1,7 +1,7 @@
 -- The unit movement ledger: one row per movement of each unit, with the state and place it
--- leaves the unit in, valid until its next movement (or its expiry, if it expires in stock).
--- Daily stock, wastage and clinical use are all read off this ledger, so stock is never typed
--- in by anyone: it is a by-product of the operational events.
+-- leaves the unit in and the state and place it came from. Stock, wastage and clinical use are
+-- all read off this ledger, so stock is never typed in by anyone: it is a by-product of the
+-- operational events.
 --
 -- A "unit" is a component (DIN + product code). The donation itself is a unit too (product
 -- code '') while it waits to be processed: collected into quarantine at the collection
@@ -9,9 +9,13 @@
 -- A release covers every component of its DIN; a shipment, receipt, issue, return,
 -- transfusion or discard without a product code covers every component of its DIN.
 --
--- Incremental: a unit's state depends on all its earlier movements, so a run rebuilds the whole
--- history of every DIN that got a new event since the last run (delete+insert on din) and
--- leaves all other DINs alone. Source tables are ordered by din, so that is a key lookup.
+-- Append-only, like ClickHouse likes it (no deletes, no mutations): a row only depends on the
+-- movements before it, so a new event appends rows and never changes old ones. An incremental
+-- run recomputes the history of every DIN with a new event (source tables are ordered by din:
+-- key lookups) and appends the rows the ledger does not hold yet. If an event arrives after
+-- later movements of its unit, those later rows change: the run appends a cancelling copy
+-- (sign -1) of each stale row and its new version (sign +1). Consumers therefore sum `sign`
+-- (and sign x units), never count rows.
 {%- set movement_sources = [
     'stg_warehouse__donations', 'stg_warehouse__components', 'stg_warehouse__unit_releases',
     'stg_warehouse__shipments', 'stg_warehouse__receipts', 'stg_warehouse__unit_issues',
@@ -21,13 +25,10 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='din',
+        incremental_strategy='append',
         engine='MergeTree()',
-        order_by='(din, product_code, moved_at)',
+        order_by='(din, product_code, moved_at, movement_rank)',
         partition_by='toYYYYMM(moved_at)',
-        settings=patch_part_delete_table_settings(),
-        query_settings=patch_part_delete_query_settings(),
         pre_hook="{{ stage_touched_units(" ~ movement_sources ~ ") }}",
         post_hook="{{ drop_touched_units() }}",
     )
@@ -46,6 +47,7 @@ donations as (
         volume_ml,
         therapeutic_units,
         abo_rh,
+        county_code,
         ingested_at
     from {{ ref('stg_warehouse__donations') }}
     {{ only_touched_units() }}
@@ -81,7 +83,8 @@ component_units as (
         {{ component_units('donations.donation_kind', 'donations.volume_ml',
                            'components.volume_ml') }} as units,
         components.volume_ml as volume_ml,
-        components.expires_at as expires_at
+        components.expires_at as expires_at,
+        donations.county_code as collection_county_code
     from components
     left any join donations on components.din = donations.din
 
@@ -103,7 +106,8 @@ collected_units as (
         toNullable(
             occurred_at
             + toIntervalSecond(toInt64({{ var('whole_blood_shelf_life_days') }} * 86400))
-        ) as expires_at
+        ) as expires_at,
+        county_code as collection_county_code
     from donations
 
 ),
@@ -288,7 +292,8 @@ with_units as (
         unit_catalog.abo_rh as abo_rh,
         unit_catalog.units as units,
         unit_catalog.volume_ml as volume_ml,
-        unit_catalog.expires_at as expires_at
+        unit_catalog.expires_at as expires_at,
+        unit_catalog.collection_county_code as collection_county_code
     from movements
     inner join unit_catalog
         on movements.din = unit_catalog.din
@@ -296,49 +301,35 @@ with_units as (
 
 ),
 
--- each unit's movements in order: what came before, what comes next ----------------------------
+-- each unit's movements in order, and what came before each -----------------------------------
 sequenced as (
 
     select
         *,
-        max(movement = 'released') over history as released_so_far,
-        max(movement = 'produced') over history as produced_so_far,
-        leadInFrame(toNullable(moved_at)) over ahead as next_moved_at,
-        leadInFrame(movement) over ahead as next_movement
+        max(movement = 'released') over up_to_here as released_so_far,
+        max(movement = 'produced') over up_to_here as produced_so_far,
+        max(movement = 'released') over before_here as released_before,
+        max(movement = 'produced') over before_here as produced_before,
+        lagInFrame(movement) over with_previous as previous_movement,
+        lagInFrame(toNullable(moved_at)) over with_previous as previous_moved_at,
+        lagInFrame(location_id) over with_previous as previous_location_id
     from with_units
     window
-        history as (
+        up_to_here as (
             partition by din, product_code
             order by moved_at, movement_rank
             rows between unbounded preceding and current row
         ),
-        ahead as (
+        before_here as (
             partition by din, product_code
             order by moved_at, movement_rank
-            rows between current row and 1 following
+            rows between unbounded preceding and 1 preceding
+        ),
+        with_previous as (
+            partition by din, product_code
+            order by moved_at, movement_rank
+            rows between 1 preceding and current row
         )
-
-),
-
-stated as (
-
-    select
-        *,
-        multiIf(
-            movement = 'collected', 'quarantine',
-            movement = 'processed', 'processed',
-            movement = 'produced', if(released_so_far, 'available', 'quarantine'),
-            movement = 'released', if(produced_so_far, 'available', 'pending'),
-            movement = 'shipped', 'in_transit',
-            movement in ('received', 'returned'), 'available',
-            movement = 'issued', 'issued',
-            movement = 'transfused', 'transfused',
-            'discarded'
-        ) as state,
-        state in {{ stock_states() }}
-            and expires_at is not null
-            and (next_moved_at is null or expires_at < next_moved_at) as expires_in_state
-    from sequenced
 
 ),
 
@@ -349,28 +340,88 @@ final as (
         event_id,
         din,
         product_code,
-        component_type,
-        abo_rh,
+        toLowCardinality(component_type) as component_type,
+        toLowCardinality(abo_rh) as abo_rh,
         units,
         volume_ml,
-        movement,
+        expires_at,
+        toLowCardinality(movement) as movement,
         movement_rank,
         moved_at,
         {{ local_date('moved_at') }} as moved_on,
-        facility_id,
-        location_id,
-        state,
-        cause,
+        toLowCardinality(facility_id) as facility_id,
+        toLowCardinality(location_id) as location_id,
+        toLowCardinality({{ movement_state('movement', 'released_so_far', 'produced_so_far') }})
+            as state,
+        toLowCardinality(
+            if(previous_movement = '', '',
+               {{ movement_state('previous_movement', 'released_before', 'produced_before') }})
+        ) as previous_state,
+        toLowCardinality(previous_location_id) as previous_location_id,
+        previous_moved_at,
+        toLowCardinality(cause) as cause,
         recipient_id,
-        expires_at,
-        next_movement,
-        next_moved_at,
-        if(expires_in_state, expires_at, next_moved_at) as valid_to,
-        {{ local_date('valid_to') }} as valid_to_on,
-        expires_in_state,
-        ingested_at as source_ingested_at
-    from stated
+        toLowCardinality(collection_county_code) as collection_county_code,
+        cityHash64(
+            component_type, abo_rh, units, ifNull(toString(expires_at), ''), moved_at,
+            location_id, state, previous_state, previous_location_id,
+            ifNull(toString(previous_moved_at), ''), collection_county_code
+        ) as row_hash,
+        ingested_at as source_ingested_at,
+        toInt8(1) as sign,
+        now64(3) as built_at
+    from sequenced
 
 )
 
+{% if is_incremental() %}
+,
+
+held as (
+
+    select * from {{ this }}
+    where din in (select din from {{ touched_units_relation() }})
+
+),
+
+held_versions as (
+
+    select movement_id, row_hash
+    from held
+    group by movement_id, row_hash
+    having sum(sign) > 0
+
+),
+
+stale as (
+
+    -- versions a late event made stale: held (one +1 row of each), but no longer computed
+    select * from held
+    where sign = 1
+        and (movement_id, row_hash) in (select movement_id, row_hash from held_versions)
+        and (movement_id, row_hash) not in (select movement_id, row_hash from final)
+    limit 1 by movement_id, row_hash
+
+),
+
+changes as (
+
+    -- movements the ledger does not hold yet, or holds in an older version
+    select * from final
+    where (movement_id, row_hash) not in (select movement_id, row_hash from held_versions)
+
+    union all
+
+    -- and a cancelling copy of each stale version
+    select * except (sign, built_at), toInt8(-1) as sign, now64(3) as built_at
+    from stale
+
+)
+
+select * from changes
+
+{% else %}
+
 select * from final
+
+{% endif %}

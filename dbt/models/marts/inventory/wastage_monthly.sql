@@ -7,7 +7,8 @@ with
 
 movements as (
 
-    select * from {{ ref('fct_unit_movements') }}
+    select * from {{ ref('int_movements_daily') }}
+    where movement in ('discarded', 'produced', 'received')
 
 ),
 
@@ -24,7 +25,7 @@ discarded as (
         facility_id,
         component_type,
         cause,
-        count() as discarded_components,
+        sum(movements) as discarded_components,
         sum(units) as discarded_units,
         sum(volume_ml) as discarded_volume_ml
     from movements
@@ -41,8 +42,7 @@ handled as (
         component_type,
         sum(units) as handled_units
     from movements
-    where movement in ('produced', 'received')
-        or (movement = 'discarded' and product_code = '')
+    where movement in ('produced', 'received') or (movement = 'discarded' and whole_donation)
     group by waste_month, facility_id, component_type
 
 ),

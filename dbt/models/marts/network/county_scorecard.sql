@@ -20,7 +20,7 @@ donations as (
 
 movements as (
 
-    select din, product_code, movement, units
+    select collection_county_code, moved_on, product_code, movement, sign, units
     from {{ ref('fct_unit_movements') }}
     where movement in ('produced', 'discarded')
 
@@ -50,27 +50,15 @@ collected as (
 
 ),
 
-unit_outcomes as (
-
-    select
-        din,
-        sumIf(units, movement = 'produced') as produced_units,
-        sumIf(units, movement = 'discarded') as discarded_units,
-        sumIf(units, movement = 'discarded' and product_code = '') as discarded_whole_units
-    from movements
-    group by din
-
-),
-
 wastage as (
 
+    -- by the county the units were collected in, in the year they were made or discarded
     select
-        donations.collected_year as score_year,
-        donations.county_code as county_code,
-        sum(unit_outcomes.discarded_units) as discarded_units,
-        sum(unit_outcomes.produced_units + unit_outcomes.discarded_whole_units) as made_units
-    from donations
-    inner join unit_outcomes on donations.din = unit_outcomes.din
+        toYear(moved_on) as score_year,
+        collection_county_code as county_code,
+        sumIf(sign * units, movement = 'discarded') as discarded_units,
+        sumIf(sign * units, movement = 'produced' or product_code = '') as made_units
+    from movements
     group by score_year, county_code
 
 ),

@@ -16,8 +16,8 @@ donations as (
 
 movements as (
 
-    select * from {{ ref('fct_unit_movements') }}
-    where movement in ('produced', 'transfused')
+    select * from {{ ref('int_movements_daily') }}
+    where movement in ('produced', 'transfused') and not whole_donation
 
 ),
 
@@ -35,7 +35,6 @@ per_component as (
         sumIf(units, movement = 'produced') as supply_units,
         sumIf(units, movement = 'transfused') as demand_units
     from movements
-    where product_code != ''
     group by supply_year, component_type
 
 ),
