@@ -16,7 +16,7 @@ from expectations.window import as_utc
 # Where a frame keeps the moment a finding is about, in order of preference.
 _TIME_COLUMNS = ("occurred_at", "released_at", "discarded_at", "first_event_at", "last_event_at")
 _FACILITY_COLUMNS = ("facility_id", "last_facility", "first_facility")
-_NOT_EVIDENCE = {"event_id", "din", "product_code", "facility_id", "evidence"}
+_NOT_EVIDENCE = {"event_id", "din", "product_code", "facility_id", "evidence", "_p", "_o"}
 
 
 def _plain(value: Any) -> Any:

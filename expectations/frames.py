@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 from clickhouse_connect.driver.client import Client
@@ -43,6 +44,22 @@ def query_frame(client: Client, sql: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def attach_event_ids(client: Client, table: str, rows: list[dict[str, Any]]) -> None:
+    """Give failing rows of a table frame their event id, looked up by (_p, _o)."""
+    keys = sorted({(int(r["_p"]), int(r["_o"])) for r in rows if "_p" in r and "event_id" not in r})
+    ids: dict[tuple[int, int], str] = {}
+    for start in range(0, len(keys), 5000):
+        chunk = ", ".join(f"({p}, {o})" for p, o in keys[start : start + 5000])
+        result = client.query(
+            f"select src_partition, src_offset, any(toString(event_id)) from {table} "
+            f"where (src_partition, src_offset) in ({chunk}) group by src_partition, src_offset"
+        )
+        ids.update({(int(p), int(o)): str(e) for p, o, e in result.result_rows})
+    for row in rows:
+        if "_p" in row and "event_id" not in row:
+            row["event_id"] = ids.get((int(row["_p"]), int(row["_o"])), "")
+
+
 def expiry_sql(column: str) -> str:
     """components.expires_at as DateTime64, whether the column holds ISO text or a DateTime64
     (the warehouse schema has held both)."""
@@ -60,7 +77,10 @@ def _array(values: list[str] | list[float] | list[int]) -> str:
 
 
 # ---- table frames --------------------------------------------------------------------------
-_IDENTITY = "toString(event_id) as event_id, occurred_at, facility_id"
+# A table frame names its rows by where they were read from (src_partition, src_offset): two
+# integers travel far faster than a UUID as text, and only failing rows need their event id
+# (attach_event_ids).
+_IDENTITY = "src_partition as _p, src_offset as _o, occurred_at, facility_id"
 _TABLE_COLUMNS: dict[str, str] = {
     "donor_registrations": "donor_id, sex, abo_rh, donor_group, county_code",
     "donor_deferrals": "donor_id, reason",
@@ -93,17 +113,20 @@ def events_frame(ctx: FrameContext) -> pd.DataFrame:
     frame = query_frame(
         ctx.client,
         f"""
-        select toString(e.event_id) as event_id, e.event_type, e.facility_id, e.occurred_at,
-            e.recorded_at, e.recorded_at + toIntervalSecond({skew}) as recorded_at_with_skew,
-            e.din,
+        select e.src_partition as _p, e.src_offset as _o, e.event_type, e.facility_id,
+            e.occurred_at, e.recorded_at,
+            e.recorded_at + toIntervalSecond({skew}) as recorded_at_with_skew, e.din,
             if(e.din = '', '', replaceRegexpOne(upper(replaceAll(JSONExtractString(
-                e.payload, 'payload', 'din'), ' ', '')), '^=', '')) as din_as_sent,
-            c.copies as copies
+                e.payload, 'payload', 'din'), ' ', '')), '^=', '')) as sent,
+            -- The usual case (the payload carries the stored DIN) travels as ''.
+            if(sent = e.din, '', sent) as din_as_sent,
+            if(c.copies = 0, 1, c.copies) as copies
         from events as e
-        inner join (
+        left join (
             select event_id, count() as copies from events
             where event_id in (select event_id from events where {pred})
             group by event_id
+            having copies > 1
         ) as c on c.event_id = e.event_id
         where {ctx.window.predicate("e")}
         """,
@@ -111,16 +134,12 @@ def events_frame(ctx: FrameContext) -> pd.DataFrame:
     # The payload's DIN must be the unit's: with its check character (14 characters, as sent),
     # the one MOD 37-2 gives; without (13, as the platform stores a validated event), the code
     # itself. The check character is recomputed with the platform's own MOD 37-2.
-    checked = {
-        din: din + mod37_2(din)
-        for din in frame["din"].dropna().unique()
-        if len(din) == 13 and set(din) <= DIN_CHARS
-    }
-    frame["din_expected"] = [
-        "" if not din else (checked.get(din) if len(sent or "") == 14 else din)
-        for din, sent in zip(frame["din"], frame["din_as_sent"], strict=True)
+    frame["din_expected"] = ""
+    odd = frame["din_as_sent"] != ""
+    frame.loc[odd, "din_expected"] = [
+        din + mod37_2(din) if len(sent) == 14 and len(din) == 13 and set(din) <= DIN_CHARS else din
+        for din, sent in zip(frame.loc[odd, "din"], frame.loc[odd, "din_as_sent"], strict=True)
     ]
-    frame.loc[frame["din"] == "", "din_as_sent"] = ""
     return frame
 
 
@@ -129,7 +148,8 @@ def donations_frame(ctx: FrameContext) -> pd.DataFrame:
     return query_frame(
         ctx.client,
         f"""
-        select toString(d.event_id) as event_id, d.occurred_at, d.facility_id, d.din, d.donor_id,
+        select d.src_partition as _p, d.src_offset as _o, d.occurred_at, d.facility_id, d.din,
+            d.donor_id,
             d.donation_kind, d.volume_ml, d.site_id, d.site_kind, d.county_code, d.abo_rh,
             d.donor_group, d.donor_age, d.donor_sex, d.first_time, d.therapeutic_units,
             c.din_copies as din_copies
@@ -152,7 +172,7 @@ def components_frame(ctx: FrameContext) -> pd.DataFrame:
     return query_frame(
         ctx.client,
         f"""
-        select toString(c.event_id) as event_id, c.occurred_at, c.facility_id, c.din,
+        select c.src_partition as _p, c.src_offset as _o, c.occurred_at, c.facility_id, c.din,
             c.product_code, c.component_type, c.volume_ml, c.abo_rh,
             toString(c.expires_at) as expires_at_text, {expiry_sql("c.expires_at")} as expires_at,
             c.occurred_at + toIntervalHour(transform(c.component_type, {_array(types)},

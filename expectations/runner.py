@@ -27,7 +27,7 @@ from clickhouse_connect.driver.client import Client
 from expectations import store
 from expectations.checks import SEVERITIES, Suite
 from expectations.findings import Finding
-from expectations.frames import FrameContext, frame_builders
+from expectations.frames import FrameContext, attach_event_ids, frame_builders
 from expectations.gx_engine import CheckOutcome, GxValidator
 from expectations.suites import all_suites
 from expectations.window import Window, as_utc
@@ -215,6 +215,7 @@ def _run(
                 continue
             picked = outcome.unexpected_index[:cap]
             rows = frame.loc[picked].to_dict("records") if picked else []
+            attach_event_ids(client, suite.table, rows)
             findings.extend(Finding.from_row(outcome.check, row) for row in rows)
             stored[outcome.check.name] = len(rows)
         timings[f"gx:{suite.name}"] = time.perf_counter() - clock
