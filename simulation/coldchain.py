@@ -153,15 +153,10 @@ class ColdChain:
         """Take a free box for a trip and log it in transit: (box id, arrival temperature)."""
         rng, emit = self.rng, self.emitter.emit
         mean, sd, low, high = _BOX[transport_class]
-        if not self.boxes:
-            return "", mean
-        free = min(
-            self.boxes,
-            key=lambda b: (
-                self.box_free_at[b.equipment_id] > leaves,
-                self.box_free_at[b.equipment_id],
-            ),
-        )
+        free = next((b for b in self.boxes if self.box_free_at[b.equipment_id] <= leaves), None)
+        if free is None:
+            # Every logged box is out (equipment.csv lists too few): an unlogged cool box.
+            return "", round(min(high, max(low, rng.gauss(mean, sd))), 1)
         self.box_free_at[free.equipment_id] = arrives + 30 * MINUTE
         temperature = mean
         t = leaves

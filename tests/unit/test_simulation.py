@@ -427,6 +427,18 @@ def test_cold_chain_breaches_follow_long_excursions(year: Year) -> None:
         assert long_runs, (d, equipment)
 
 
+def test_loggers_report_at_their_interval(year: Year) -> None:
+    equipment = {e.equipment_id: e for e in load_city().equipment}
+    for equipment_id, readings in year.readings.items():
+        interval = equipment[equipment_id].interval_seconds
+        assert year.intervals[equipment_id] == interval
+        gaps = {(at(b[0]) - at(a[0])).total_seconds() for a, b in itertools.pairwise(readings)}
+        if year.equipment_kind[equipment_id] == "transport_box":
+            assert min(gaps) >= interval, "a box is on one trip at a time"
+        else:
+            assert gaps == {interval}, equipment_id
+
+
 def test_agitators_stop_now_and_then_but_not_for_long(year: Year) -> None:
     tolerance = ColdChainRules().excursion_tolerance_minutes * 60
     assert year.agitator_stops
