@@ -226,6 +226,7 @@ class Excursion:
     ended_at: datetime | None = None
     confirmed_at: datetime | None = None
     flagged: list[str] = field(default_factory=list)  # unit keys flagged for this excursion
+    changes: int = 0  # flags added or withdrawn: orders the persisted versions
 
     @property
     def condition(self) -> Condition:
@@ -267,6 +268,7 @@ class Excursion:
             "ended_at": _iso(self.ended_at),
             "confirmed_at": _iso(self.confirmed_at),
             "flagged": self.flagged,
+            "changes": self.changes,
         }
 
     @classmethod
@@ -288,6 +290,7 @@ class Excursion:
             ended_at=_dt(data.get("ended_at")),
             confirmed_at=_dt(data.get("confirmed_at")),
             flagged=list(data.get("flagged", [])),
+            changes=int(data.get("changes", 0)),
         )
 
 
@@ -375,11 +378,13 @@ class Effects:
     excursions: dict[str, Excursion] = field(default_factory=dict)
     confirmed: list[Excursion] = field(default_factory=list)
     flags: list[UnitFlag] = field(default_factory=list)
+    withdrawn: list[UnitFlag] = field(default_factory=list)  # flags a late departure undid
 
     def merge(self, other: Effects) -> None:
         self.excursions.update(other.excursions)
         self.confirmed.extend(other.confirmed)
         self.flags.extend(other.flags)
+        self.withdrawn.extend(other.withdrawn)
 
 
 def conditions_at(
@@ -440,6 +445,7 @@ def _flag(excursion: Excursion, stays: list[Stay], at: datetime) -> list[UnitFla
     flags = []
     for stay in stays:
         excursion.flagged.append(stay.key)
+        excursion.changes += 1
         flags.append(
             UnitFlag(
                 din=stay.din,
@@ -545,11 +551,17 @@ def _extend(
 
 
 def forget(monitor: Monitor, contents: Contents, now: datetime, rules: ColdChainRules) -> None:
-    """Drop ended excursions and departed units older than the retention (call now and then,
-    e.g. once per batch: keeping them longer only costs memory)."""
-    horizon = now - timedelta(hours=rules.history_retention_hours)
-    monitor.ended = [e for e in monitor.ended if e.until >= horizon]
-    contents.prune(horizon)
+    """Drop units that left more than the retention before ``now`` (the readings' clock) and
+    all but the latest confirmed ended excursions (call now and then, e.g. once per batch).
+
+    Ended excursions are kept by number, not age: movements come from other partitions and,
+    while a backlog is consumed, can lag the readings by days; a late one must still find
+    the excursion its unit sat through.
+    """
+    contents.prune(now - timedelta(hours=rules.history_retention_hours))
+    if len(monitor.ended) > rules.ended_excursions_kept:
+        monitor.ended.sort(key=lambda e: e.until)
+        del monitor.ended[: len(monitor.ended) - rules.ended_excursions_kept]
 
 
 def apply_movement(
@@ -567,6 +579,7 @@ def apply_movement(
     if movement.kind == "leave":
         if stay is not None and stay.left_at is None and movement.at >= stay.entered_at:
             stay.left_at = movement.at
+            _withdraw(monitor, stay, effects)
         return effects
     if stay is not None and stay.entered_at == movement.at:
         stay.component_type = movement.component_type or stay.component_type  # type learnt
@@ -588,6 +601,33 @@ def apply_movement(
                 effects.flags.extend(_flag(excursion, stays, movement.at))
                 effects.excursions[excursion.excursion_id] = excursion
     return effects
+
+
+def _withdraw(monitor: Monitor, stay: Stay, effects: Effects) -> None:
+    """A departure learnt late can show a flagged unit had left before the excursion began:
+    withdraw that flag (readings ran ahead of the unit's movements)."""
+    for excursion in [*monitor.open.values(), *monitor.ended]:
+        if stay.key in excursion.flagged and not stay.overlaps(
+            excursion.started_at, excursion.until
+        ):
+            excursion.flagged.remove(stay.key)
+            excursion.changes += 1
+            effects.excursions[excursion.excursion_id] = excursion
+            effects.withdrawn.append(
+                UnitFlag(
+                    din=stay.din,
+                    product_code=stay.product_code,
+                    component_type=stay.component_type,
+                    reason="excursion",
+                    recommendation="quarantine",
+                    facility_id=excursion.facility_id,
+                    equipment_id=excursion.equipment_id,
+                    excursion_id=excursion.excursion_id,
+                    exposed_from=max(stay.entered_at, excursion.started_at),
+                    flagged_at=stay.left_at or excursion.until,
+                    detail={"withdrawn": True, "left_at": _iso(stay.left_at)},
+                )
+            )
 
 
 def silent_since(monitor: Monitor, reference: datetime, rules: ColdChainRules) -> bool:
@@ -638,22 +678,21 @@ class UnitPlaces:
     """One donation's components: their types and the equipment each is stored in."""
 
     din: str
-    collected: bool = False
     types: dict[str, str] = field(default_factory=dict)  # product code -> component type
     places: dict[str, Place] = field(default_factory=dict)  # product code ('' = all) -> place
 
     def type_of(self, product_code: str) -> str | None:
+        """The component type stored under a product code ('' = the donation: its only
+        component if it has one). None: unknown, held to the equipment's default rule (for a
+        donation not yet processed that is whole blood's own 2–6 °C in a fridge)."""
         if product_code:
             return self.types.get(product_code)
         if len(self.types) == 1:
             return next(iter(self.types.values()))
-        if not self.types and self.collected:
-            return "whole_blood"
         return None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "collected": self.collected,
             "types": self.types,
             "places": {
                 p: [pl.equipment_id, pl.entered_at.isoformat(), pl.facility_id]
@@ -669,12 +708,12 @@ class UnitPlaces:
             p: Place(eq, datetime.fromisoformat(at), facility)
             for p, (eq, at, facility) in data.get("places", {}).items()
         }
-        return cls(din, bool(data.get("collected")), dict(data.get("types", {})), places)
+        return cls(din, dict(data.get("types", {})), places)
 
 
 # Unit events that take a unit out of whatever equipment holds it.
 LEAVING_TYPES = frozenset({"unit.shipped", "unit.issued", "unit.discarded", "unit.transfused"})
-UNIT_TYPES = frozenset({"donation.collected", "component.produced", "unit.stored"}) | LEAVING_TYPES
+UNIT_TYPES = frozenset({"component.produced", "unit.stored"}) | LEAVING_TYPES
 
 
 def apply_unit_event(
@@ -688,9 +727,7 @@ def apply_unit_event(
 ) -> list[Movement]:
     """Apply one unit event; mutates ``unit``; returns the equipment movements it implies."""
     out: list[Movement] = []
-    if event_type == "donation.collected":
-        unit.collected = True
-    elif event_type == "component.produced":
+    if event_type == "component.produced":
         unit.types[product_code] = component_type
         place = unit.places.get(product_code)
         if place is not None:  # stored before its production was known: tell the equipment

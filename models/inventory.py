@@ -10,7 +10,8 @@ facility the outflow is what it issues and ships; for the whole city (facility `
 is issued to wards, since shipments between facilities are not use. Levels (assumed defaults,
 ../shared/domain/README.md §4): ≥ 7 days normal, 5–7 tight (偏紧), 3–5 short (紧张), < 3 critical
 (告急); platelets, which keep 5 days, ≥ 3 normal, 2–3 tight, 1–2 short, < 1 critical. With no
-demand in the window there is no days-of-supply figure and the level is normal.
+demand in the window there is no days-of-supply figure and the level is normal. Crossing into a
+worse level is recorded (and alerted) at once, a recovery only after it has held (``settle``).
 """
 
 from __future__ import annotations
@@ -318,6 +319,37 @@ def transitions(
         for key, reading in current.items()
         if reading.level != previous.get(key, "normal")
     ]
+
+
+def settle(
+    previous: Mapping[StockKey, str],
+    current: Mapping[StockKey, LevelReading],
+    improving: dict[StockKey, datetime],
+    as_of: datetime,
+    hold: timedelta,
+) -> list[Transition]:
+    """The level changes to record now: a worse level at once (that is the alert), a better
+    one only once it has held for ``hold`` of event time. ``improving`` (key -> since when the
+    level has been better than recorded) is updated in place.
+
+    Without the hold, a key with little stock flips between levels with every unit in or out
+    (0 units: critical; 1 unit: 7 days, normal; issued: critical again), and every flip back is
+    a new crossing into a worse level, so a new alert.
+    """
+    record = []
+    changed = {t.key: t for t in transitions(previous, current)}
+    for key in list(improving):
+        if key not in changed or changed[key].worse:
+            del improving[key]  # back at (or below) the recorded level: the recovery is off
+    for key, t in changed.items():
+        if t.worse:
+            record.append(t)
+            continue
+        since = improving.setdefault(key, as_of)
+        if as_of - since >= hold:
+            record.append(t)
+            del improving[key]
+    return record
 
 
 # ---- expiring units: where they could still be used ----------------------------------------

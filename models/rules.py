@@ -106,6 +106,9 @@ class InventoryRules(BaseModel):
     # ...but at most once per this many (wall-clock) seconds: under load batches come several
     # times a second, and each evaluation reads the warehouse.
     evaluate_min_seconds: float = 1.0
+    # (assumed) A better level is recorded only after holding this long (event time); a worse
+    # one at once. Keeps a key with little stock from alerting at every unit in and out.
+    recovery_hold_hours: float = 24.0
 
 
 class ColdChainRules(BaseModel):
@@ -125,7 +128,11 @@ class ColdChainRules(BaseModel):
     # How long departed units and ended excursions are remembered per equipment, so a unit
     # movement that arrives late is still matched against an excursion.
     history_retention_hours: float = 48.0
+    # Confirmed excursions kept per equipment for late movements (by number, not age).
+    ended_excursions_kept: int = 20
     silence_check_seconds: float = 5.0  # how often (wall clock) silent sensors are looked for
+    # Kinds that report only while in use: their silence matters only while they hold units.
+    silent_only_when_holding: list[str] = Field(default_factory=lambda: ["transport_box"])
 
 
 class LifecycleRules(BaseModel):

@@ -3,7 +3,7 @@
 One agent reads validated events (``events.valid``) and the equipment movements it derives
 (``coldchain.contents``), a batch at a time:
 
-- unit events (collected, produced, stored, shipped, issued, transfused, discarded), keyed by
+- unit events (produced, stored, shipped, issued, transfused, discarded), keyed by
   DIN, update where each unit is (Faust table ``coldchain-units``, keyed by DIN) and become
   movements into or out of equipment, produced to ``coldchain.contents`` keyed by equipment, so
   they land in the same partition as that equipment's readings;
@@ -186,6 +186,31 @@ def unit_alert(flag: UnitFlag, excursion: Excursion | None) -> Alert:
     )
 
 
+def withdrawal_alert(flag: UnitFlag) -> Alert:
+    product = f" {flag.product_code}" if flag.product_code else ""
+    left = flag.detail.get("left_at", "")
+    return Alert(
+        rule="coldchain.quarantine_withdrawn",
+        severity="info",
+        subject=flag.din,
+        message_en=(
+            f"Unit {flag.din}{product} left {flag.equipment_id} ({left}) before the excursion "
+            "there began: the quarantine recommendation is withdrawn."
+        ),
+        message_zh=(
+            f"血液 {flag.din}{product} 已于 {left} 移出 {flag.equipment_id}，早于该次冷链失控："
+            "撤销隔离建议。"
+        ),
+        occurred_at=flag.flagged_at,
+        din=flag.din,
+        product_code=flag.product_code,
+        facility_id=flag.facility_id,
+        equipment_id=flag.equipment_id,
+        evidence={"excursion_id": flag.excursion_id, **flag.detail},
+        dedup_key=f"{flag.excursion_id}|{flag.product_code}",
+    )
+
+
 def gap_alert(monitor: Monitor, reference: datetime) -> Alert:
     assert monitor.last_reading_at is not None
     silent = reference - monitor.last_reading_at
@@ -216,6 +241,15 @@ def gap_alert(monitor: Monitor, reference: datetime) -> Alert:
 
 
 # ---- the processor -------------------------------------------------------------------------
+@dataclass
+class Sensor:
+    """What the silence check needs about one piece of equipment."""
+
+    monitor: Monitor  # telemetry fields only
+    partition: int
+    holding: bool  # units inside at its last reading
+
+
 class ColdChainMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.readings = Counter(
@@ -234,6 +268,11 @@ class ColdChainMetrics:
         )
         self.gaps = Counter(
             "bloodtrace_coldchain_telemetry_gaps", "Silent sensors found", registry=registry
+        )
+        self.withdrawn = Counter(
+            "bloodtrace_coldchain_flags_withdrawn",
+            "Flags withdrawn: the unit's departure, learnt late, preceded the excursion",
+            registry=registry,
         )
 
 
@@ -260,11 +299,9 @@ class ColdChain:
         self.units = app.Table("coldchain-units", help="DIN -> components and places", **options)
         self.monitors = app.Table("coldchain-monitors", help="equipment -> excursions", **options)
         self.contents = app.Table("coldchain-contents", help="equipment -> units", **options)
-        # Event-time clock for silence: the latest reading seen, moved on by the wall-clock
-        # time since (so a sensor is found silent even when every sensor has stopped).
-        self.watermark: datetime | None = None
-        self.watermark_seen: float = 0.0
-        self.last_seen: dict[str, Monitor] = {}  # equipment -> monitor (telemetry fields only)
+        # Per partition: (latest reading time seen, monotonic time it was seen).
+        self.clocks: dict[int, tuple[datetime, float]] = {}
+        self.last_seen: dict[str, Sensor] = {}  # equipment -> its telemetry, for silence
         self.gap_alerted: dict[str, datetime] = {}  # equipment -> last reading alerted on
         self.indexed = False
         self.metrics = ColdChainMetrics(ctx.metrics.registry)
@@ -289,10 +326,17 @@ class ColdChain:
                 log.error("cold chain skipped an unreadable record: %s", exc)
         unit_writes = self._apply_unit_events(unit_events, work)
         monitor_writes, contents_writes = self._apply_equipment(readings, movements, work)
-        gaps = self._gap_alerts(self._reference_time())
+        gaps = self._gap_alerts()
         self.metrics.gaps.inc(len(gaps))
         work.alerts.extend(gaps)
-        if work.effects.excursions or work.effects.flags or work.alerts or work.movements:
+        effects = work.effects
+        if (
+            effects.excursions
+            or effects.flags
+            or effects.withdrawn
+            or work.alerts
+            or work.movements
+        ):
             await self.ctx.in_warehouse(self._persist, work)
         # Tables last: a crash before this point replays the batch against the old state.
         for table, writes in (
@@ -337,6 +381,7 @@ class ColdChain:
         self, unit_events: list[tuple[dict[str, Any], Any]], work: BatchWork
     ) -> dict[str, tuple[dict[str, Any], Any]]:
         units: dict[str, UnitPlaces] = {}
+        before: dict[str, dict[str, Any]] = {}
         writes: dict[str, tuple[dict[str, Any], Any]] = {}
         for record, event in unit_events:
             p = record["payload"]
@@ -359,7 +404,9 @@ class ColdChain:
                 continue
             unit = units.get(din)
             if unit is None:
-                unit = units[din] = UnitPlaces.from_dict(din, self.units.get(din))
+                known = self.units.get(din)
+                unit = units[din] = UnitPlaces.from_dict(din, known)
+                before[din] = known or UnitPlaces(din).to_dict()
             moves = apply_unit_event(
                 unit,
                 record["type"],
@@ -370,7 +417,9 @@ class ColdChain:
                 component_type=p.get("component_type", ""),
             )
             work.movements.extend(moves)
-            writes[din] = (unit.to_dict(), event)
+            state = unit.to_dict()
+            if state != before[din]:  # most events about units move nothing: no changelog
+                writes[din] = (state, event)
         return writes
 
     def _apply_equipment(
@@ -381,6 +430,7 @@ class ColdChain:
     ) -> tuple[dict[str, tuple[dict[str, Any], Any]], dict[str, tuple[dict[str, Any], Any]]]:
         monitor_writes: dict[str, tuple[Monitor, Any]] = {}
         contents_writes: dict[str, tuple[Contents, Any]] = {}
+        holding: dict[str, bool] = {}
         effects = work.effects
         for equipment in readings.keys() | movements.keys():
             monitor = Monitor.from_dict(equipment, self.monitors.get(equipment))
@@ -397,47 +447,73 @@ class ColdChain:
                 monitor_writes[equipment] = (monitor, event)
             if monitor.last_reading_at is not None:
                 forget(monitor, contents, monitor.last_reading_at, self.rules)
+                holding[equipment] = bool(contents.present_at(monitor.last_reading_at))
             self.metrics.readings.inc(len(seen))
             if seen:
-                self._saw(monitor)
+                self._saw(monitor, seen[-1][1].message.partition, holding[equipment])
         return (
-            {k: (m.to_dict(), e) for k, (m, e) in monitor_writes.items()},
+            {
+                k: ({**m.to_dict(), **self._where(e, holding.get(k, False))}, e)
+                for k, (m, e) in monitor_writes.items()
+            },
             {k: (c.to_dict(), e) for k, (c, e) in contents_writes.items()},
         )
 
+    @staticmethod
+    def _where(event: Any, holding: bool) -> dict[str, Any]:
+        """Kept with a monitor so the silence index can be rebuilt after a restart."""
+        return {"partition": event.message.partition, "holding": holding}
+
     # -- silent sensors ---------------------------------------------------------------------
-    def _saw(self, monitor: Monitor) -> None:
-        self.last_seen[monitor.equipment_id] = Monitor(
-            monitor.equipment_id,
-            monitor.equipment_kind,
-            monitor.facility_id,
-            monitor.last_reading_at,
-            monitor.interval_seconds,
+    def _saw(self, monitor: Monitor, partition: int, holding: bool) -> None:
+        """Remember a sensor's last reading, and move its partition's clock on.
+
+        Silence is judged per partition, against the latest reading time seen in it: events
+        of one partition arrive in order, but partitions are consumed unevenly (a backlog of
+        days in one while another is current), so one clock for all would find sensors
+        silent that are merely waiting their turn.
+        """
+        self.last_seen[monitor.equipment_id] = Sensor(
+            Monitor(
+                monitor.equipment_id,
+                monitor.equipment_kind,
+                monitor.facility_id,
+                monitor.last_reading_at,
+                monitor.interval_seconds,
+            ),
+            partition,
+            holding,
         )
         latest = monitor.last_reading_at
-        if latest is not None and (self.watermark is None or latest > self.watermark):
-            self.watermark = latest
-            self.watermark_seen = time.monotonic()
+        clock = self.clocks.get(partition)
+        if latest is not None and (clock is None or latest > clock[0]):
+            self.clocks[partition] = (latest, time.monotonic())
 
-    def _reference_time(self) -> datetime | None:
-        if self.watermark is None:
+    def _reference_time(self, partition: int) -> datetime | None:
+        """The partition's event-time clock, moved on by the wall-clock time since it last
+        advanced (so a sensor is found silent even when every sensor has stopped)."""
+        clock = self.clocks.get(partition)
+        if clock is None:
             return None
-        return self.watermark + timedelta(seconds=time.monotonic() - self.watermark_seen)
+        return clock[0] + timedelta(seconds=time.monotonic() - clock[1])
 
     def _index(self) -> None:
         """After a start or a rebalance: learn the sensors of this worker's partitions."""
         for key, value in list(self.monitors.items()):
             monitor = Monitor.from_dict(key, value)
             if monitor.last_reading_at is not None and key not in self.last_seen:
-                self._saw(monitor)
+                self._saw(monitor, int(value.get("partition", 0)), bool(value.get("holding")))
         self.indexed = True
 
-    def _gap_alerts(self, reference: datetime | None) -> list[Alert]:
-        if reference is None:
-            return []
+    def _gap_alerts(self) -> list[Alert]:
         alerts = []
-        for equipment, monitor in self.last_seen.items():
-            if not silent_since(monitor, reference, self.rules):
+        quiet_when_empty = set(self.rules.silent_only_when_holding)
+        for equipment, sensor in self.last_seen.items():
+            monitor = sensor.monitor
+            if monitor.equipment_kind in quiet_when_empty and not sensor.holding:
+                continue  # e.g. a transport box put away: it reports only while in use
+            reference = self._reference_time(sensor.partition)
+            if reference is None or not silent_since(monitor, reference, self.rules):
                 continue
             if self.gap_alerted.get(equipment) == monitor.last_reading_at:
                 continue  # one alert per silence
@@ -449,7 +525,7 @@ class ColdChain:
     async def check_silence(self) -> None:
         if not self.indexed:
             self._index()
-        alerts = self._gap_alerts(self._reference_time())
+        alerts = self._gap_alerts()
         if alerts:
             await self.ctx.in_warehouse(self.ctx.raise_alerts, alerts)
             self.metrics.gaps.inc(len(alerts))
@@ -464,13 +540,17 @@ class ColdChain:
         effects = work.effects
         flags = [*effects.flags, *work.return_flags]
         excursions = list(effects.excursions.values())
-        coldchain_store.write(thread_client(self.settings), excursions, flags)
+        coldchain_store.write(
+            thread_client(self.settings), excursions, flags, withdrawn=effects.withdrawn
+        )
         flagged_now: dict[str, int] = defaultdict(int)
         for flag in effects.flags:
             flagged_now[flag.excursion_id] += 1
         alerts = [excursion_alert(e, flagged_now[e.excursion_id]) for e in effects.confirmed]
         alerts += [unit_alert(f, effects.excursions.get(f.excursion_id)) for f in effects.flags]
+        alerts += [withdrawal_alert(f) for f in effects.withdrawn]
         self.ctx.raise_alerts([*alerts, *work.alerts])
+        self.metrics.withdrawn.inc(len(effects.withdrawn))
         self.metrics.confirmed.inc(len(effects.confirmed))
         self.metrics.flagged.labels("excursion").inc(len(effects.flags))
         self.metrics.flagged.labels("returned_out_of_refrigeration").inc(len(work.return_flags))

@@ -52,6 +52,7 @@ FLAG_COLUMNS = (
     "exposed_from",
     "flagged_at",
     "detail",
+    "withdrawn",
 )
 STATUSES = ("open", "confirmed", "ended_within_tolerance", "ended_confirmed")
 
@@ -79,12 +80,12 @@ def excursion_row(excursion: Excursion) -> tuple[Any, ...]:
         e.highest_c,
         e.readings_out,
         len(e.flagged),
-        # Later states win: the excursion's end (or latest reading), then more units flagged.
-        until_ms * 100_000 + min(len(e.flagged), 99_999),
+        # Later states win: the excursion's end (or latest reading), then flag changes.
+        until_ms * 100_000 + min(e.changes, 99_999),
     )
 
 
-def flag_row(flag: UnitFlag) -> tuple[Any, ...]:
+def flag_row(flag: UnitFlag, withdrawn: bool = False) -> tuple[Any, ...]:
     return (
         flag.flag_id,
         flag.din,
@@ -98,14 +99,22 @@ def flag_row(flag: UnitFlag) -> tuple[Any, ...]:
         flag.exposed_from,
         flag.flagged_at,
         orjson.dumps(flag.detail).decode(),
+        withdrawn,
     )
 
 
-def write(client: Client, excursions: Sequence[Excursion], flags: Sequence[UnitFlag]) -> None:
-    insert(
-        client, "coldchain_excursions", [excursion_row(e) for e in excursions], EXCURSION_COLUMNS
-    )
-    insert(client, "coldchain_unit_flags", [flag_row(f) for f in flags], FLAG_COLUMNS)
+def write(
+    client: Client,
+    excursions: Sequence[Excursion],
+    flags: Sequence[UnitFlag],
+    withdrawn: Sequence[UnitFlag] = (),
+) -> None:
+    """Excursion states and flags; a withdrawn flag is written again, marked (same flag_id:
+    the later row replaces the earlier)."""
+    rows = [excursion_row(e) for e in excursions]
+    insert(client, "coldchain_excursions", rows, EXCURSION_COLUMNS)
+    flag_rows = [flag_row(f) for f in flags] + [flag_row(f, withdrawn=True) for f in withdrawn]
+    insert(client, "coldchain_unit_flags", flag_rows, FLAG_COLUMNS)
 
 
 def _plain(value: Any) -> Any:
@@ -152,7 +161,7 @@ def excursions_report(
     if ids:
         flag_rows = client.query(
             "select excursion_id, din, product_code, component_type, exposed_from, flagged_at "
-            "from coldchain_unit_flags final where reason = 'excursion' "
+            "from coldchain_unit_flags final where reason = 'excursion' and not withdrawn "
             "and excursion_id in {ids:Array(String)} order by din, product_code",
             parameters={"ids": ids},
         ).result_rows

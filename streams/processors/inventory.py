@@ -7,9 +7,11 @@ ordered by DIN, and the platform writes an event there before it forwards it) an
 same state; the folds are written to ``inventory_units`` and ``inventory_outflows``.
 
 Then the levels are evaluated at the batch's event time: every facility × group × component
-and the city. A level that changes is written to ``inventory_levels`` and, if it is worse, one
-alert is raised (its id is fixed by the key, the transition and when the previous level began,
-so a replayed batch raises the same alert again rather than a new one). Levels are also
+and the city. A worse level is written to ``inventory_levels`` at once with one alert (its id
+is fixed by the key, the transition and when the previous level began, so a replayed batch
+raises the same alert again rather than a new one); a better level is written only once it
+has held for ``inventory.recovery_hold_hours``, so a key with a unit or two does not alert at
+every unit in and out. Levels are also
 evaluated when event time has moved on by ``inventory.evaluate_every_minutes`` (units expire on
 the shelf without any event), and a daily row per key keeps the series for the dashboard.
 """
@@ -37,7 +39,7 @@ from models.inventory import (
     StockKey,
     Transition,
     fold_unit,
-    transitions,
+    settle,
 )
 from streams.processors import inventory_store as store
 from streams.processors.coldchain import din_code, event_time
@@ -101,6 +103,7 @@ class Inventory:
         self.previous: dict[StockKey, tuple[str, datetime | None]] | None = None
         self.last_daily: datetime | None = None
         self.pending = False  # levels to evaluate (new stock movements or event time moved on)
+        self.improving: dict[StockKey, datetime] = {}  # better than recorded, since when
         self.evaluated = 0.0  # monotonic time of the last evaluation
         registry = ctx.metrics.registry
         self.folded = Counter(
@@ -180,7 +183,9 @@ class Inventory:
         for key, (level, _) in self.previous.items():
             if key not in readings and level != "normal":
                 readings[key] = LevelReading(0, 0, window, "normal")  # no stock, no demand
-        changes = transitions({k: v[0] for k, v in self.previous.items()}, readings)
+        hold = timedelta(hours=self.rules.recovery_hold_hours)
+        recorded = {k: v[0] for k, v in self.previous.items()}
+        changes = settle(recorded, readings, self.improving, as_of, hold)
         alerts = [
             level_alert(t, as_of, self.previous.get(t.key, ("", None))[1])
             for t in changes

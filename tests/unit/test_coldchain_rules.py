@@ -209,7 +209,10 @@ def test_return_after_too_long_out_is_flagged_for_discard() -> None:
 
 def test_unit_places_become_movements() -> None:
     unit = UnitPlaces("D1")
-    assert apply_unit_event(unit, "donation.collected", at(0), "BS01", "") == []
+    # A donation stored before it is processed: type unknown (the equipment's rule applies).
+    moves = apply_unit_event(unit, "unit.stored", at(0), "BS01", "", equipment_id="F0")
+    assert [(m.kind, m.equipment_id, m.component_type) for m in moves] == [("enter", "F0", None)]
+    assert apply_unit_event(unit, "unit.shipped", at(1), "BS01", "")[0].kind == "leave"
     apply_unit_event(
         unit, "component.produced", at(60), "BS01", "E0336V00", component_type="red_cells"
     )
@@ -245,13 +248,42 @@ def test_unit_stored_before_its_type_is_known_is_retyped() -> None:
     assert contents.stays["D2|E3085V00"].component_type == "platelets"
 
 
-def test_history_is_forgotten_after_the_retention() -> None:
+def test_departed_units_are_forgotten_after_the_retention_excursions_by_number() -> None:
     monitor, contents = Monitor("F1"), Contents()
     apply_movement(monitor, contents, enter("OLD", 0), STORAGE, RULES)
     apply_movement(monitor, contents, leave("OLD", 10), STORAGE, RULES)
     feed(monitor, contents, [reading(5 * i, 9) for i in range(9)] + [reading(45, 4)])
     assert monitor.ended and monitor.ended[0].confirmed
-    forget(monitor, contents, at(45 + 47 * 60), RULES)  # 47 h on: still within 48 h
-    assert monitor.ended and "OLD|E0336V00" in contents.stays
-    forget(monitor, contents, at(45 + 49 * 60), RULES)
-    assert monitor.ended == [] and contents.stays == {}
+    forget(monitor, contents, at(10 + 47 * 60), RULES)  # 47 h after it left: kept
+    assert "OLD|E0336V00" in contents.stays
+    forget(monitor, contents, at(10 + 49 * 60), RULES)
+    assert contents.stays == {}
+    # Ended excursions are kept however old (movements may lag days behind readings)…
+    assert len(monitor.ended) == 1
+    # …up to a number: the oldest go first.
+    few = RULES.model_copy(update={"ended_excursions_kept": 2})
+    for day in range(1, 4):
+        base = day * 24 * 60
+        feed(
+            monitor,
+            contents,
+            [reading(base + 5 * i, 9) for i in range(9)] + [reading(base + 45, 4)],
+        )
+    forget(monitor, contents, at(4 * 24 * 60), few)
+    assert [e.started_at for e in monitor.ended] == [at(2 * 24 * 60), at(3 * 24 * 60)]
+
+
+def test_a_late_departure_withdraws_a_flag_it_disproves() -> None:
+    monitor, contents = Monitor("F1"), Contents()
+    # The readings run ahead: D1 still looks present when the excursion is confirmed…
+    apply_movement(monitor, contents, enter("D1", -120), STORAGE, RULES)
+    apply_movement(monitor, contents, enter("D2", -120), STORAGE, RULES)
+    steps = feed(monitor, contents, [reading(5 * i, 9) for i in range(9)])
+    assert sorted(f.din for s in steps for f in s.flags) == ["D1", "D2"]
+    (excursion,) = monitor.open.values()
+    # …then its movement arrives: it left an hour before the excursion began.
+    step = apply_movement(monitor, contents, leave("D1", -60), STORAGE, RULES)
+    assert [f.din for f in step.withdrawn] == ["D1"]
+    assert excursion.flagged == ["D2|E0336V00"] and excursion.excursion_id in step.excursions
+    # A unit that left during the excursion stays flagged.
+    assert apply_movement(monitor, contents, leave("D2", 20), STORAGE, RULES).withdrawn == []

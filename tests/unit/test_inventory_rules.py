@@ -15,6 +15,7 @@ from models.inventory import (
     evaluate,
     fold_unit,
     level_for,
+    settle,
     suggest_destination,
     transitions,
 )
@@ -191,3 +192,26 @@ def test_expiring_units_go_to_the_shortest_facility_of_the_same_city() -> None:
     best = suggest_destination("H1", "O+", "red_cells", levels, rules)
     assert best is not None and best[0] == "H3"
     assert suggest_destination("H1", "B+", "red_cells", levels, rules) is None
+
+
+def test_a_worse_level_is_recorded_at_once_a_better_one_after_the_hold() -> None:
+    key = ("H1", "B+", "plasma")
+    hold = timedelta(hours=24)
+    improving: dict = {}
+
+    def at_level(level: str, hours: float) -> list:  # type: ignore[type-arg]
+        reading = LevelReading(0, 1, 7, level)
+        return settle(recorded, {key: reading}, improving, T0 + timedelta(hours=hours), hold)
+
+    recorded = {key: "normal"}
+    (drop,) = at_level("critical", 0)  # the last unit issued: critical at once
+    assert drop.worse and drop.level == "critical"
+    recorded = {key: "critical"}
+    assert at_level("normal", 1) == []  # one unit in: better, but not for long yet
+    assert at_level("critical", 5) == []  # issued again: still the recorded level, no alert
+    assert improving == {}
+    assert at_level("normal", 6) == [] and at_level("tight", 20) == []  # better since hour 6
+    (recovered,) = at_level("normal", 30)  # 24 h better: recorded
+    assert not recovered.worse and recovered.level == "normal" and improving == {}
+    # With no hold a recovery is recorded at once.
+    assert settle({key: "critical"}, {key: LevelReading(1, 1, 7, "normal")}, {}, T0, timedelta(0))
