@@ -424,11 +424,9 @@ def _exposed(
     kind: str,
     storage: StorageRules,
     rules: ColdChainRules,
-    until: datetime | None = None,
 ) -> list[Stay]:
-    """Units not yet flagged whose stay overlaps the excursion (up to ``until`` if given)
-    and whose rule it breaks."""
-    end = until or excursion.until
+    """Units not yet flagged whose stay overlaps the excursion and whose rule it breaks."""
+    end = excursion.until
     out = []
     for stay in contents.stays.values():
         if stay.key in excursion.flagged:
@@ -564,70 +562,82 @@ def forget(monitor: Monitor, contents: Contents, now: datetime, rules: ColdChain
         del monitor.ended[: len(monitor.ended) - rules.ended_excursions_kept]
 
 
-def apply_movement(
-    monitor: Monitor,
-    contents: Contents,
-    movement: Movement,
-    storage: StorageRules,
-    rules: ColdChainRules,
-) -> Effects:
-    """Apply a unit entering or leaving; mutates ``contents``. A unit whose stay overlaps a
-    confirmed excursion (open or recently ended) is flagged, however late its movement came."""
-    effects = Effects()
+def apply_movement(monitor: Monitor, contents: Contents, movement: Movement) -> bool:
+    """Apply a unit entering or leaving; mutates ``contents``; False if it changed nothing (a
+    replay). Call ``reconcile`` once the batch's movements are in."""
     key = unit_key(movement.din, movement.product_code)
     stay = contents.stays.get(key)
+    if movement.facility_id and not monitor.facility_id:
+        monitor.facility_id = movement.facility_id
     if movement.kind == "leave":
         if stay is not None and stay.left_at is None and movement.at >= stay.entered_at:
             stay.left_at = movement.at
-            _withdraw(monitor, stay, effects)
-        return effects
+            return True
+        return False
     if stay is not None and stay.entered_at == movement.at:
-        stay.component_type = movement.component_type or stay.component_type  # type learnt
-    elif stay is not None and (stay.left_at is None or movement.at < stay.left_at):
-        return effects  # already inside, or a replay of an earlier stay
-    else:
-        stay = Stay(movement.din, movement.product_code, movement.component_type, movement.at)
-        contents.stays[key] = stay
-    if movement.facility_id and not monitor.facility_id:
-        monitor.facility_id = movement.facility_id
+        learnt = movement.component_type or stay.component_type  # a type learnt late
+        changed = learnt != stay.component_type
+        stay.component_type = learnt
+        return changed
+    if stay is not None and (stay.left_at is None or movement.at < stay.left_at):
+        return False  # already inside, or a replay of an earlier stay
+    contents.stays[key] = Stay(
+        movement.din, movement.product_code, movement.component_type, movement.at
+    )
+    return True
+
+
+def reconcile(
+    monitor: Monitor, contents: Contents, storage: StorageRules, rules: ColdChainRules
+) -> Effects:
+    """Match what the equipment held against its confirmed excursions, after movements.
+
+    Movements come from other partitions and, while a backlog is consumed, can lag the
+    readings by days: a stay learnt late that overlaps a confirmed excursion is flagged now,
+    and a flag whose stay turns out not to overlap it (the unit had left before it began, or
+    came in after it ended) is withdrawn. An open excursion counts up to its latest reading:
+    a unit put in after that is flagged by the next reading if the excursion goes on.
+    """
+    effects = Effects()
     kind = monitor.equipment_kind
     for excursion in [*monitor.open.values(), *monitor.ended]:
-        if excursion.confirmed:
-            # An excursion still open goes on until a reading ends it: a unit put in now is in it.
-            until = max(excursion.until, movement.at) if excursion.ended_at is None else None
-            exposed = _exposed(excursion, contents, kind, storage, rules, until)
-            stays = [s for s in exposed if s is stay]
-            if stays:
-                effects.flags.extend(_flag(excursion, stays, movement.at))
-                effects.excursions[excursion.excursion_id] = excursion
+        if not excursion.confirmed:
+            continue
+        for key in list(excursion.flagged):
+            stay = contents.stays.get(key)
+            if stay is None or stay.overlaps(excursion.started_at, excursion.until):
+                continue
+            left_first = stay.left_at is not None and stay.left_at <= excursion.started_at
+            if left_first or excursion.ended_at is not None:
+                effects.withdrawn.append(_withdrawal(excursion, stay))
+        stays = _exposed(excursion, contents, kind, storage, rules)
+        if stays:
+            effects.flags.extend(_flag(excursion, stays, excursion.until))
+        if stays or any(f.excursion_id == excursion.excursion_id for f in effects.withdrawn):
+            effects.excursions[excursion.excursion_id] = excursion
     return effects
 
 
-def _withdraw(monitor: Monitor, stay: Stay, effects: Effects) -> None:
-    """A departure learnt late can show a flagged unit had left before the excursion began:
-    withdraw that flag (readings ran ahead of the unit's movements)."""
-    for excursion in [*monitor.open.values(), *monitor.ended]:
-        if stay.key in excursion.flagged and not stay.overlaps(
-            excursion.started_at, excursion.until
-        ):
-            excursion.flagged.remove(stay.key)
-            excursion.changes += 1
-            effects.excursions[excursion.excursion_id] = excursion
-            effects.withdrawn.append(
-                UnitFlag(
-                    din=stay.din,
-                    product_code=stay.product_code,
-                    component_type=stay.component_type,
-                    reason="excursion",
-                    recommendation="quarantine",
-                    facility_id=excursion.facility_id,
-                    equipment_id=excursion.equipment_id,
-                    excursion_id=excursion.excursion_id,
-                    exposed_from=max(stay.entered_at, excursion.started_at),
-                    flagged_at=stay.left_at or excursion.until,
-                    detail={"withdrawn": True, "left_at": _iso(stay.left_at)},
-                )
-            )
+def _withdrawal(excursion: Excursion, stay: Stay) -> UnitFlag:
+    excursion.flagged.remove(stay.key)
+    excursion.changes += 1
+    return UnitFlag(
+        din=stay.din,
+        product_code=stay.product_code,
+        component_type=stay.component_type,
+        reason="excursion",
+        recommendation="quarantine",
+        facility_id=excursion.facility_id,
+        equipment_id=excursion.equipment_id,
+        excursion_id=excursion.excursion_id,
+        exposed_from=max(stay.entered_at, excursion.started_at),
+        flagged_at=excursion.until,
+        detail={
+            "withdrawn": True,
+            "entered_at": _iso(stay.entered_at),
+            "left_at": _iso(stay.left_at),
+        },
+    )
 
 
 def silent_since(monitor: Monitor, reference: datetime, rules: ColdChainRules) -> bool:

@@ -52,6 +52,7 @@ from models.coldchain import (
     apply_reading,
     apply_unit_event,
     forget,
+    reconcile,
     return_flag,
     silent_since,
 )
@@ -435,11 +436,14 @@ class ColdChain:
         for equipment in readings.keys() | movements.keys():
             monitor = Monitor.from_dict(equipment, self.monitors.get(equipment))
             contents = Contents.from_dict(self.contents.get(equipment))
-            for movement, event in movements.get(equipment, []):
-                step = apply_movement(monitor, contents, movement, self.storage, self.rules)
-                contents_writes[equipment] = (contents, event)
-                if step.excursions:  # a late unit was flagged: the excursion's list changed
-                    monitor_writes[equipment] = (monitor, event)
+            moved = movements.get(equipment, [])
+            for movement, event in moved:
+                if apply_movement(monitor, contents, movement):
+                    contents_writes[equipment] = (contents, event)
+            if equipment in contents_writes:
+                step = reconcile(monitor, contents, self.storage, self.rules)
+                if step.excursions:  # flags added or withdrawn: the excursions changed
+                    monitor_writes[equipment] = (monitor, moved[-1][1])
                 effects.merge(step)
             seen = sorted(readings.get(equipment, []), key=lambda item: item[0].at)
             for reading, event in seen:

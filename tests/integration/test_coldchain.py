@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from events_factory import envelope, recipient
 from harness import ThreadPlatform, platform_settings, wait_until
@@ -211,6 +212,39 @@ def test_excursions_under_and_past_tolerance(platform: ThreadPlatform) -> None:
     assert not query(
         platform, "select 1 from alerts where equipment_id = 'F-OK' or din = {d:String}", d=code(4)
     )
+
+
+def test_unit_movements_learnt_after_the_readings(platform: ThreadPlatform) -> None:
+    """While a backlog is consumed, readings can run ahead of the unit movements (they come
+    from other partitions): the excursion is confirmed with nobody known inside, and the units
+    are matched against it when their movements arrive."""
+    bad = [4.0, 4.0, 8.0, 9.0, 9.5, 10.0, 9.0, 8.5, 8.0, 7.5, 4.2, 4.0, 4.0]
+    send(platform, [reading("F-LAG", "fridge", 5 * i, t) for i, t in enumerate(bad)])
+
+    def excursion() -> list[tuple[Any, ...]]:
+        return query(
+            platform,
+            "select status, units_flagged from coldchain_excursions final "
+            "where equipment_id = 'F-LAG'",
+        )
+
+    wait_until(lambda: excursion() == [("ended_confirmed", 0)], 45, what="an empty excursion")
+    # Now the units: 31 was in the fridge all along; 32 was taken out before it warmed up.
+    late = [produced(s, RBC, "red_cells") for s in (31, 32)]
+    late += [stored(31, RBC, "F-LAG", -60), stored(32, RBC, "F-LAG", -60), issued(32, RBC, 0)]
+    send(platform, late)
+    wait_until(lambda: excursion() == [("ended_confirmed", 1)], 45, what="the late unit flagged")
+    flags = query(
+        platform,
+        "select din from coldchain_unit_flags final where equipment_id = 'F-LAG' and not withdrawn",
+    )
+    assert flags == [(code(31),)]
+    report = httpx.get(
+        f"{platform.url}/v1/coldchain/excursions", params={"equipment": "F-LAG"}, timeout=30
+    ).json()
+    (row,) = report["excursions"]
+    assert [u["din"] for u in row["units"]] == [code(31)]
+    assert row["duration_minutes"] == 40.0 and row["condition_text"] == "2–6 °C"
 
 
 def same_partition(name: str, partitions: int, prefix: str) -> str:

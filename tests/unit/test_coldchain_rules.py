@@ -15,6 +15,7 @@ from models.coldchain import (
     apply_reading,
     apply_unit_event,
     forget,
+    reconcile,
     return_flag,
     silent_since,
 )
@@ -72,7 +73,7 @@ def test_condition_breaches_and_keys() -> None:
 
 def test_excursion_within_tolerance_ends_without_flags() -> None:
     monitor, contents = Monitor("F1"), Contents()
-    apply_movement(monitor, contents, enter("D1", -60), STORAGE, RULES)
+    apply_movement(monitor, contents, enter("D1", -60))
     steps = feed(
         monitor,
         contents,
@@ -91,9 +92,9 @@ def test_excursion_within_tolerance_ends_without_flags() -> None:
 def test_excursion_past_tolerance_flags_units_present_during_it() -> None:
     monitor, contents = Monitor("F1"), Contents()
     for m in (enter("IN1", -60), enter("IN2", -30), enter("LEFT", -90), leave("LEFT", -10)):
-        apply_movement(monitor, contents, m, STORAGE, RULES)
+        apply_movement(monitor, contents, m)
     # Whole blood shares the red cells' rule: the same excursion.
-    apply_movement(monitor, contents, enter("WB", -60, ctype="whole_blood"), STORAGE, RULES)
+    apply_movement(monitor, contents, enter("WB", -60, ctype="whole_blood"))
     temps = [4, 8, 8.5, 9, 9.5, 9, 8.5, 8, 7.5]  # out from minute 5 to 40
     steps = feed(monitor, contents, [reading(5 * i, t) for i, t in enumerate(temps)])
     confirming = [s for s in steps if s.confirmed]
@@ -108,14 +109,21 @@ def test_excursion_past_tolerance_flags_units_present_during_it() -> None:
     # Later readings while still out flag nobody twice.
     later = apply_reading(monitor, contents, reading(45, 8), STORAGE, RULES)
     assert later.flags == [] and later.confirmed == []
-    # A unit stored during the confirmed excursion is flagged on arrival.
-    arrived = apply_movement(monitor, contents, enter("LATE", 47), STORAGE, RULES)
-    assert [f.din for f in arrived.flags] == ["LATE"]
+    # A unit stored during the confirmed excursion is flagged by the next reading still out…
+    apply_movement(monitor, contents, enter("LATE", 47))
+    assert reconcile(monitor, contents, STORAGE, RULES).flags == []  # (latest reading: 45)
+    assert [
+        f.din for f in apply_reading(monitor, contents, reading(50, 8), STORAGE, RULES).flags
+    ] == ["LATE"]
+    # …or by the reading that ends it.
+    apply_movement(monitor, contents, enter("LATER", 52))
+    ended = apply_reading(monitor, contents, reading(55, 4), STORAGE, RULES)
+    assert [f.din for f in ended.flags] == ["LATER"] and excursion.status == "ended_confirmed"
 
 
 def test_excursion_ending_after_a_long_gap_is_confirmed_at_its_end() -> None:
     monitor, contents = Monitor("F1"), Contents()
-    apply_movement(monitor, contents, enter("D1", -5), STORAGE, RULES)
+    apply_movement(monitor, contents, enter("D1", -5))
     steps = feed(monitor, contents, [reading(0, 9), reading(40, 4)])
     assert steps[1].confirmed and [f.din for f in steps[1].flags] == ["D1"]
     assert steps[1].confirmed[0].status == "ended_confirmed"
@@ -126,18 +134,26 @@ def test_late_movement_into_an_ended_confirmed_excursion_is_flagged() -> None:
     feed(monitor, contents, [reading(i * 5, 10) for i in range(9)] + [reading(45, 4)])
     assert monitor.ended and monitor.ended[0].confirmed
     # The movement saying D9 was stored at minute 10 arrives only now.
-    step = apply_movement(monitor, contents, enter("D9", 10), STORAGE, RULES)
-    assert [f.din for f in step.flags] == ["D9"]
-    # The same movement again (a replay) flags nothing more.
-    assert apply_movement(monitor, contents, enter("D9", 10), STORAGE, RULES).flags == []
+    assert apply_movement(monitor, contents, enter("D9", 10))
+    step = reconcile(monitor, contents, STORAGE, RULES)
+    assert [f.din for f in step.flags] == ["D9"] and step.excursions
+    # The same movement again (a replay) changes nothing and flags nothing more.
+    assert not apply_movement(monitor, contents, enter("D9", 10))
+    assert reconcile(monitor, contents, STORAGE, RULES).flags == []
     # A unit stored after the excursion ended is not exposed.
-    assert apply_movement(monitor, contents, enter("D10", 50), STORAGE, RULES).flags == []
+    apply_movement(monitor, contents, enter("D10", 50))
+    assert reconcile(monitor, contents, STORAGE, RULES).flags == []
+    # Stored and taken out before it began, both learnt late in one batch: never flagged.
+    apply_movement(monitor, contents, enter("D11", -90))
+    apply_movement(monitor, contents, leave("D11", -30))
+    quiet = reconcile(monitor, contents, STORAGE, RULES)
+    assert quiet.flags == [] and quiet.withdrawn == []
 
 
 def test_stopped_agitator_is_an_excursion_for_platelets_only() -> None:
     monitor, contents = Monitor("A1"), Contents()
     plt = Movement("enter", "A1", "P1", "E3085V00", "platelets", at(-10), "H1")
-    apply_movement(monitor, contents, plt, STORAGE, RULES)
+    apply_movement(monitor, contents, plt)
     readings = [
         reading(5 * i, 22, eq="A1", kind="platelet_agitator", agitating=i == 0) for i in range(9)
     ]
@@ -157,7 +173,7 @@ def test_replayed_reading_changes_nothing() -> None:
 
 def test_state_round_trips_through_json_dicts() -> None:
     monitor, contents = Monitor("F1"), Contents()
-    apply_movement(monitor, contents, enter("D1", 0), STORAGE, RULES)
+    apply_movement(monitor, contents, enter("D1", 0))
     feed(monitor, contents, [reading(5 * i, 9) for i in range(9)])
     assert Monitor.from_dict("F1", monitor.to_dict()).to_dict() == monitor.to_dict()
     assert Contents.from_dict(contents.to_dict()).to_dict() == contents.to_dict()
@@ -165,8 +181,8 @@ def test_state_round_trips_through_json_dicts() -> None:
 
 def test_plasma_left_in_a_fridge_is_its_own_excursion() -> None:
     monitor, contents = Monitor("F1"), Contents()
-    apply_movement(monitor, contents, enter("RBC", -60), STORAGE, RULES)
-    apply_movement(monitor, contents, enter("FFP", -60, ctype="plasma"), STORAGE, RULES)
+    apply_movement(monitor, contents, enter("RBC", -60))
+    apply_movement(monitor, contents, enter("FFP", -60, ctype="plasma"))
     steps = feed(monitor, contents, [reading(5 * i, 4) for i in range(8)])
     flagged = [f.din for s in steps for f in s.flags]
     assert flagged == ["FFP"]  # 4 °C is right for red cells, 22 degrees too warm for plasma
@@ -241,17 +257,15 @@ def test_unit_stored_before_its_type_is_known_is_retyped() -> None:
     )
     assert [(m.kind, m.component_type, m.at) for m in moves] == [("enter", "platelets", at(0))]
     monitor, contents = Monitor("A1", "platelet_agitator"), Contents()
-    apply_movement(
-        monitor, contents, Movement("enter", "A1", "D2", "E3085V00", None, at(0)), STORAGE, RULES
-    )
-    apply_movement(monitor, contents, moves[0], STORAGE, RULES)
+    apply_movement(monitor, contents, Movement("enter", "A1", "D2", "E3085V00", None, at(0)))
+    assert apply_movement(monitor, contents, moves[0])  # same stay, type learnt
     assert contents.stays["D2|E3085V00"].component_type == "platelets"
 
 
 def test_departed_units_are_forgotten_after_the_retention_excursions_by_number() -> None:
     monitor, contents = Monitor("F1"), Contents()
-    apply_movement(monitor, contents, enter("OLD", 0), STORAGE, RULES)
-    apply_movement(monitor, contents, leave("OLD", 10), STORAGE, RULES)
+    apply_movement(monitor, contents, enter("OLD", 0))
+    apply_movement(monitor, contents, leave("OLD", 10))
     feed(monitor, contents, [reading(5 * i, 9) for i in range(9)] + [reading(45, 4)])
     assert monitor.ended and monitor.ended[0].confirmed
     forget(monitor, contents, at(10 + 47 * 60), RULES)  # 47 h after it left: kept
@@ -276,14 +290,16 @@ def test_departed_units_are_forgotten_after_the_retention_excursions_by_number()
 def test_a_late_departure_withdraws_a_flag_it_disproves() -> None:
     monitor, contents = Monitor("F1"), Contents()
     # The readings run ahead: D1 still looks present when the excursion is confirmed…
-    apply_movement(monitor, contents, enter("D1", -120), STORAGE, RULES)
-    apply_movement(monitor, contents, enter("D2", -120), STORAGE, RULES)
+    apply_movement(monitor, contents, enter("D1", -120))
+    apply_movement(monitor, contents, enter("D2", -120))
     steps = feed(monitor, contents, [reading(5 * i, 9) for i in range(9)])
     assert sorted(f.din for s in steps for f in s.flags) == ["D1", "D2"]
     (excursion,) = monitor.open.values()
     # …then its movement arrives: it left an hour before the excursion began.
-    step = apply_movement(monitor, contents, leave("D1", -60), STORAGE, RULES)
+    apply_movement(monitor, contents, leave("D1", -60))
+    step = reconcile(monitor, contents, STORAGE, RULES)
     assert [f.din for f in step.withdrawn] == ["D1"]
     assert excursion.flagged == ["D2|E0336V00"] and excursion.excursion_id in step.excursions
     # A unit that left during the excursion stays flagged.
-    assert apply_movement(monitor, contents, leave("D2", 20), STORAGE, RULES).withdrawn == []
+    apply_movement(monitor, contents, leave("D2", 20))
+    assert reconcile(monitor, contents, STORAGE, RULES).withdrawn == []
