@@ -9,14 +9,15 @@ on both paths.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import typer
 from clickhouse_connect.driver.client import Client
+from rich.table import Table
 
-from cli._output import console, fail, print_json, print_table
+from cli._output import console, fail, print_json
 from cli._platform import api_call, platform_is_up
 from infra.errors import BloodtraceError, ConfigError
 from infra.settings import Settings, get_settings
@@ -74,9 +75,10 @@ def parse_time(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _level(level: str, zh: str) -> str:
+def _level(level: str, zh: str = "") -> str:
+    text = f"{level} {zh}".strip()
     style = _LEVEL_STYLE.get(level, "")
-    return f"[{style}]{level} {zh}[/]" if style else level
+    return f"[{style}]{text}[/]" if style else text
 
 
 def _days(value: float | None) -> str:
@@ -85,6 +87,196 @@ def _days(value: float | None) -> str:
 
 def _time(text: str | None) -> str:
     return (text or "").replace("T", " ")[:16]
+
+
+def _short_time(text: str | None) -> str:
+    """MM-DD HH:MM: enough for what expires within days."""
+    return _time(text)[5:]
+
+
+# Blood-bank abbreviations keep the tables within a terminal's width.
+ABBREVIATIONS = {
+    "whole_blood": "WB",
+    "red_cells": "RBC",
+    "washed_red_cells": "WRBC",
+    "platelets": "PLT",
+    "plasma": "FFP",
+    "cryoprecipitate": "CRYO",
+}
+LEGEND = (
+    "WB whole blood 全血 · RBC red cells 悬浮红细胞 · WRBC washed red cells 洗涤红细胞 · "
+    "PLT platelets 血小板 · FFP plasma 血浆 · CRYO cryoprecipitate 冷沉淀"
+)
+_STATUS = {
+    "open": "open",
+    "confirmed": "[bold red]CONFIRMED[/]",
+    "ended_within_tolerance": "within tol.",
+    "ended_confirmed": "[red]confirmed[/], ended",
+}
+
+
+def _abbr(component: str) -> str:
+    return ABBREVIATIONS.get(component, component)
+
+
+# Columns that must stay whole (a DIN cut short is no DIN); others may wrap.
+_MIN_WIDTH = {"DIN": 13, "when (UTC)": 16, "started (UTC)": 16, "excursion (UTC)": 16}
+
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        width = _MIN_WIDTH.get(column)
+        table.add_column(column, min_width=width, no_wrap=width is not None)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+# ---- rendering -------------------------------------------------------------------------------
+def render_stock(data: dict[str, Any]) -> None:
+    if data["as_of"] is None:
+        console.print("No events in the warehouse yet.")
+        return
+    console.print(
+        f"as of {_time(data['as_of'])} UTC, mean daily issue over {data['window_days']} days",
+        highlight=False,
+    )
+    print_table(
+        "city 全市 (out = issued to wards)",
+        ["group", "comp.", "avail.", "out/day", "days", "level"],
+        [
+            (
+                r["abo_rh"],
+                _abbr(r["component_type"]),
+                r["available"],
+                f"{r['mean_daily_issue']:.2f}",
+                _days(r["days_of_supply"]),
+                _level(r["level"], r["level_zh"]),
+            )
+            for r in data["city"]
+        ],
+    )
+    print_table(
+        "facilities (out = issued and shipped)",
+        ["facility", "group", "comp.", "avail.", "quar.", "exp.", "out/d", "days", "level"],
+        [
+            (
+                r["facility_id"],
+                r["abo_rh"],
+                _abbr(r["component_type"]),
+                r["available"],
+                r["quarantined"],
+                r["expired_on_shelf"],
+                f"{r['mean_daily_issue']:.2f}",
+                _days(r["days_of_supply"]),
+                _level(r["level"]),
+            )
+            for r in data["facilities"]
+        ],
+    )
+    console.print(
+        f"[dim]{LEGEND}; quar. quarantined; exp. expired on the shelf[/]", highlight=False
+    )
+
+
+def render_expiring(data: dict[str, Any]) -> None:
+    rows = []
+    for u in data["units"]:
+        s = u["suggestion"]
+        rows.append(
+            (
+                u["facility_id"],
+                u["din"],
+                _abbr(u["component_type"]),
+                u["abo_rh"],
+                _short_time(u["expires_at"]),
+                f"{u['hours_left']:.0f}",
+                f"{s['move_to']} {s['level']}" if s else "",
+            )
+        )
+    print_table(
+        f"expiring within {data['horizon_hours']:g} h of {_time(data['as_of'])} UTC",
+        ["facility", "DIN", "comp.", "group", "expires", "h left", "move to"],
+        rows,
+    )
+    if rows:
+        console.print(
+            f"[dim]move to: the facility of the same city most short of that group. {LEGEND}[/]",
+            highlight=False,
+        )
+
+
+def render_levels(data: dict[str, Any]) -> None:
+    print_table(
+        "days-of-supply levels: changes (a → b) and daily readings",
+        ["when (UTC)", "facility", "group", "comp.", "avail.", "days", "level"],
+        [
+            (
+                _time(r["evaluated_at"]),
+                r["facility_id"],
+                r["abo_rh"],
+                _abbr(r["component_type"]),
+                r["available"],
+                _days(r["days_of_supply"]),
+                f"{r['previous_level']} → {_level(r['level'])}"
+                if r["kind"] == "change"
+                else r["level"],
+            )
+            for r in data["levels"]
+        ],
+    )
+
+
+def render_excursions(data: dict[str, Any]) -> None:
+    print_table(
+        "cold-chain excursions",
+        ["started (UTC)", "equipment", "outside", "min", "peak °C", "status", "units"],
+        [
+            (
+                _time(e["started_at"]),
+                e["equipment_id"],
+                e["condition_text"],
+                f"{e['duration_minutes']:.0f}",
+                f"{e['peak_c']:g}",
+                _STATUS.get(e["status"], e["status"]),
+                len(e["units"]),
+            )
+            for e in data["excursions"]
+        ],
+    )
+    flagged = [(e, u) for e in data["excursions"] for u in e["units"]]
+    if flagged:
+        print_table(
+            "quarantine recommended: in the equipment during a confirmed excursion",
+            ["equipment", "excursion (UTC)", "DIN", "product", "comp.", "in since"],
+            [
+                (
+                    e["equipment_id"],
+                    _time(e["started_at"]),
+                    u["din"],
+                    u["product_code"],
+                    _abbr(u["component_type"]),
+                    _short_time(u["exposed_from"]),
+                )
+                for e, u in flagged
+            ],
+        )
+    if data["returns"]:
+        print_table(
+            "discard recommended: returned after too long out of refrigeration",
+            ["returned (UTC)", "facility", "DIN", "product", "minutes out"],
+            [
+                (
+                    _time(r["returned_at"]),
+                    r["facility_id"],
+                    r["din"],
+                    r["product_code"],
+                    f"{r['minutes_out']:.0f} (limit {r['limit_minutes']:.0f})",
+                )
+                for r in data["returns"]
+            ],
+        )
 
 
 COMPONENT = typer.Option(None, "--component", "-c", help="One component type.")
@@ -147,47 +339,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
             return
-        if data["as_of"] is None:
-            console.print("No events in the warehouse yet.")
-            return
-        console.print(
-            f"as of {_time(data['as_of'])} UTC, mean daily issue over {data['window_days']} days",
-            highlight=False,
-        )
-        columns = ["group", "component", "available", "out/day", "days", "level"]
-        print_table(
-            "city (issued to wards) 全市",
-            columns,
-            [
-                (
-                    r["abo_rh"],
-                    r["component_type"],
-                    r["available"],
-                    f"{r['mean_daily_issue']:.2f}",
-                    _days(r["days_of_supply"]),
-                    _level(r["level"], r["level_zh"]),
-                )
-                for r in data["city"]
-            ],
-        )
-        print_table(
-            "facilities (issued and shipped out)",
-            ["facility", *columns[:3], "quarantined", "expired", *columns[3:]],
-            [
-                (
-                    r["facility_id"],
-                    r["abo_rh"],
-                    r["component_type"],
-                    r["available"],
-                    r["quarantined"],
-                    r["expired_on_shelf"],
-                    f"{r['mean_daily_issue']:.2f}",
-                    _days(r["days_of_supply"]),
-                    _level(r["level"], r["level_zh"]),
-                )
-                for r in data["facilities"]
-            ],
-        )
+        render_stock(data)
 
     @inventory.command()
     @friendly
@@ -216,27 +368,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
             return
-        rows = []
-        for u in data["units"]:
-            s = u["suggestion"]
-            move = f"→ {s['move_to']} ({s['level']}, {_days(s['days_of_supply'])} d)" if s else ""
-            rows.append(
-                (
-                    u["facility_id"],
-                    u["din"],
-                    u["product_code"],
-                    u["component_type"],
-                    u["abo_rh"],
-                    _time(u["expires_at"]),
-                    f"{u['hours_left']:.0f}",
-                    move,
-                )
-            )
-        print_table(
-            f"expiring within {data['horizon_hours']:g} h of {_time(data['as_of'])} UTC",
-            ["facility", "DIN", "product", "component", "group", "expires", "h left", "suggest"],
-            rows,
-        )
+        render_expiring(data)
 
     @inventory.command()
     @friendly
@@ -270,25 +402,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
             return
-        print_table(
-            "days-of-supply levels",
-            ["when (UTC)", "kind", "facility", "group", "component", "avail", "days", "level"],
-            [
-                (
-                    _time(r["evaluated_at"]),
-                    r["kind"],
-                    r["facility_id"],
-                    r["abo_rh"],
-                    r["component_type"],
-                    r["available"],
-                    _days(r["days_of_supply"]),
-                    f"{r['previous_level']} → {r['level']}"
-                    if r["kind"] == "change"
-                    else r["level"],
-                )
-                for r in data["levels"]
-            ],
-        )
+        render_levels(data)
 
     @inventory.command()
     @friendly
@@ -322,47 +436,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
             return
-        print_table(
-            "cold-chain excursions",
-            [
-                "started (UTC)",
-                "facility",
-                "equipment",
-                "range",
-                "min",
-                "peak °C",
-                "status",
-                "units",
-            ],
-            [
-                (
-                    _time(e["started_at"]),
-                    e["facility_id"],
-                    e["equipment_id"],
-                    e["condition_text"],
-                    f"{e['duration_minutes']:.0f}",
-                    f"{e['peak_c']:g}",
-                    e["status"],
-                    ", ".join(u["din"] for u in e["units"]) or "—",
-                )
-                for e in data["excursions"]
-            ],
-        )
-        if data["returns"]:
-            print_table(
-                "returned after too long out of refrigeration: discard",
-                ["returned (UTC)", "facility", "DIN", "product", "minutes out"],
-                [
-                    (
-                        _time(r["returned_at"]),
-                        r["facility_id"],
-                        r["din"],
-                        r["product_code"],
-                        f"{r['minutes_out']:.0f}",
-                    )
-                    for r in data["returns"]
-                ],
-            )
+        render_excursions(data)
 
     @inventory.command()
     @friendly

@@ -306,7 +306,8 @@ def inventory_report(
             continue
         row = _reading_dict(key, reading)
         if key[0] == CITY:
-            report["city"].append(row)
+            if reading.available or reading.outflow:  # not just units still in quarantine
+                report["city"].append(row)
             continue
         _, quarantined, expired = counts.get(key, (0, 0, 0))
         row.update(quarantined=quarantined, expired_on_shelf=expired)
