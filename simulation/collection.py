@@ -140,8 +140,11 @@ class Collection:
             for s in region.sites
         }
         open_at_start = [s for s in region.sites if s.opened_on <= start] or region.sites
-        per_weight = cfg.donations_per_day / sum(weights[s.site_id] for s in open_at_start)
+        self._weight_at_start = sum(weights[s.site_id] for s in open_at_start)
+        per_weight = cfg.donations_per_day / self._weight_at_start
         self.site_rate = {s.site_id: weights[s.site_id] * per_weight for s in region.sites}
+        self._weights = weights
+        self._network: dict[date, float] = {}
         # Days of red cells on the station's shelves, once the simulation runs (None during the
         # burn-in): group drives are called off when the shelves are full.
         self.red_cell_days: Callable[[date], float] | None = None
@@ -196,7 +199,20 @@ class Collection:
         season, campaign, away = self._season(day)
         if away:
             season *= 1.0 - cfg.student_vacation_loss * self._shares(day.year)["student"]
-        return self.site_rate[site.site_id] * weekday * growth * season * campaign
+        return (
+            self.site_rate[site.site_id] * weekday * growth * season * campaign * self._reach(day)
+        )
+
+    def _reach(self, day: date) -> float:
+        """A new site draws some new donors but mostly moves existing ones: the city's total
+        grows with its network to the power ``site_elasticity`` (1: every site adds in full)."""
+        factor = self._network.get(day)
+        if factor is None:
+            sites = self.region.sites
+            weight = sum(self._weights[s.site_id] for s in sites if s.opened_on <= day)
+            ratio = weight / self._weight_at_start if weight else 1.0
+            factor = self._network[day] = float(ratio ** (self.cfg.site_elasticity - 1.0))
+        return factor
 
     def county_of_day(self, site: Site, day: date) -> str:
         """Vehicles based where there is no donation house tour those counties on weekdays."""

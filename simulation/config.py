@@ -54,7 +54,7 @@ def _group_drift() -> dict[str, float]:
 
 def _demand_ratio() -> dict[str, float]:
     # (assumed) clinical use in the start year as a share of what collection yields.
-    return {"red_cells": 0.97, "plasma": 0.95, "cryoprecipitate": 0.92}
+    return {"red_cells": 0.93, "plasma": 0.9, "cryoprecipitate": 0.9}
 
 
 def _cover_days() -> dict[str, float]:
@@ -102,6 +102,9 @@ class CityConfig:
     # seasons (a prefecture city of 3-5 M residents: 200-400 a day).
     donations_per_day: float = 22.0
     collection_growth_per_year: float = 0.03
+    # (assumed) a site opening after the start adds donations with diminishing returns: the
+    # total grows as (network weight) ** site_elasticity (0: pure redistribution, 1: additive).
+    site_elasticity: float = 0.3
     demand_growth_per_year: float = 0.10  # clinical use grows faster (10-15 %/year in the 2010s)
     festival_dip: float = 0.36  # Spring Festival: -25 % to -40 %
     festival_demand_dip: float = 0.12  # (assumed)
