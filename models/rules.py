@@ -155,7 +155,7 @@ class QualityRules(BaseModel):
     apheresis_max_volume_ml: int = 650  # (assumed) plausible ceiling of one apheresis collection
     # (assumed) additive solution lets a donation's components add up to more than it collected.
     component_additive_allowance: float = 0.35
-    # Alerts (rule LIKE any pattern) that confirm a cold-chain excursion, if a processor raises them.
+    # Alerts (rule LIKE any pattern) that confirm a cold-chain excursion, if raised.
     excursion_alert_rule_patterns: list[str] = Field(default_factory=lambda: ["%excursion%"])
     max_findings_per_check: int = 10000  # beyond this a check's findings are counted, not stored
 
