@@ -8,10 +8,13 @@ One agent reads validated events (``events.valid``) and the equipment movements 
   movements into or out of equipment, produced to ``coldchain.contents`` keyed by equipment, so
   they land in the same partition as that equipment's readings;
 - movements update what each equipment holds (table ``coldchain-contents``), and readings run
-  the excursion rules (table ``coldchain-monitors``), both keyed by equipment;
+  the excursion rules (table ``coldchain-monitors``), both keyed by equipment; after each
+  batch's movements, flags are reconciled with the confirmed excursions, because movements
+  (from other partitions) can arrive after the readings: a stay learnt late is flagged, and a
+  flag a late departure disproves is withdrawn;
 - returned units are checked against the time allowed out of refrigeration;
 - sensors silent for longer than their interval allows raise a telemetry-gap alert, checked
-  after every batch and on a timer.
+  after every batch and on a timer, against the event-time clock of the sensor's partition.
 
 The rules themselves are pure functions in models/coldchain.py; this module only batches,
 keeps state and persists. Each batch's effects (excursion and flag rows, alerts, movements) are
