@@ -7,7 +7,7 @@ ranges, tolerances) come from models.rules, so the simulator obeys what the plat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.rules import ColdChainRules, DonorRules, QualityRules, ScreeningRules, StorageRules
@@ -89,6 +89,8 @@ def _reaction_categories() -> dict[str, float]:
 
 @dataclass(frozen=True)
 class CityConfig:
+    """A simulated city. Change any field with ``dataclasses.replace(PRESETS["small"], ...)``."""
+
     name: str = "small"
     seeds_dir: Path | None = None  # default: the repository's dbt/seeds
     station_id: str = "BS01"
@@ -98,8 +100,9 @@ class CityConfig:
     county_replicas: int = 1  # copies of the seeded counties under each station
 
     # ---- collection ------------------------------------------------------------------------
-    # Mean donations a day in the start year across the sites open on the start date, before
-    # seasons (a prefecture city of 3-5 M residents: 200-400 a day).
+    # Donations on an ordinary day of the start year, per station, across the sites open on
+    # the start date; weekdays, seasons and campaigns shape each day around it (a prefecture
+    # city of 3-5 M residents: 200-400 a day).
     donations_per_day: float = 22.0
     collection_growth_per_year: float = 0.03
     # (assumed) a site opening after the start adds donations with diminishing returns: the
@@ -182,7 +185,7 @@ class CityConfig:
 
 
 PRESETS: dict[str, CityConfig] = {
-    # ~22 donations a day: a year is about 300k events (most of them temperature readings).
+    # ~21 donations a day: a year is about 355k events (about half temperature readings).
     "small": CityConfig(),
     # ~300 a day: three copies of the seeded counties under one station.
     "prefecture": CityConfig(name="prefecture", county_replicas=3, donations_per_day=300.0),
@@ -191,7 +194,3 @@ PRESETS: dict[str, CityConfig] = {
         name="province", stations=10, county_replicas=3, donations_per_day=300.0
     ),
 }
-
-
-def with_overrides(cfg: CityConfig, **changes: object) -> CityConfig:
-    return replace(cfg, **changes)  # type: ignore[arg-type]
