@@ -16,6 +16,7 @@ gets the reason back. Nothing is lost silently.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -34,6 +35,7 @@ from models.events import CURRENT_SCHEMA_VERSION, partition_key
 from models.pseudonym import pseudonymise
 from models.validation import parse_event
 
+KAFKA_LOG = logging.getLogger("bloodtrace.kafka")
 _IDENTITY_FIELDS = {"donor_national_id": "donor_id", "recipient_national_id": "recipient_id"}
 
 
@@ -130,6 +132,7 @@ class Producer:
             {
                 "bootstrap.servers": settings.bootstrap_servers,
                 "enable.idempotence": True,
+                "logger": KAFKA_LOG,  # librdkafka logs through logging, not raw stderr
                 "acks": "all",
                 "linger.ms": linger_ms,
                 "message.timeout.ms": 30000,

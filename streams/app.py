@@ -37,6 +37,7 @@ from streams.metrics import Metrics
 from streams.sinks.warehouse import Rejected, Sourced, WarehouseSink
 
 log = logging.getLogger("bloodtrace.streams")
+KAFKA_LOG = logging.getLogger("bloodtrace.kafka")
 T = TypeVar("T")
 
 PROCESSORS: list[str] = [
@@ -78,6 +79,7 @@ class PlatformContext:
                 {
                     "bootstrap.servers": self.settings.bootstrap_servers,
                     "enable.idempotence": True,
+                    "logger": KAFKA_LOG,  # librdkafka logs through logging, not raw stderr
                     "acks": "all",
                     "linger.ms": 2,
                     "queue.buffering.max.messages": 1_000_000,
