@@ -200,7 +200,9 @@ def _id(kind: str, *parts: str) -> str:
 
 
 def _window(column: str, lo: str, hi: str) -> str:
-    return f"{column} >= toDateTime64('{lo}', 3, 'UTC') and {column} < toDateTime64('{hi}', 3, 'UTC')"
+    return (
+        f"{column} >= toDateTime64('{lo}', 3, 'UTC') and {column} < toDateTime64('{hi}', 3, 'UTC')"
+    )
 
 
 def _load(client: Client, regions: list[Region], lo: datetime, hi: datetime) -> dict[str, int]:
@@ -212,121 +214,121 @@ def _load(client: Client, regions: list[Region], lo: datetime, hi: datetime) -> 
         "donor.registered": f"""
             insert into donor_registrations ({envelope}, donor_id, birth_date, sex, abo_rh,
                 donor_group, county_code, {tail})
-            select {_id('reg', 'din')}, collected_at - toIntervalMinute(10),
+            select {_id("reg", "din")}, collected_at - toIntervalMinute(10),
                 collected_at - toIntervalMinute(10), facility_id, donor_id,
                 toDate32(subtractYears(toDate(collected_at), donor_age)), donor_sex, abo_rh,
                 donor_group, county_code, 0, n
             from bench_donations
-            where first_time and {_window('collected_at - toIntervalMinute(10)', a, b)}""",
+            where first_time and {_window("collected_at - toIntervalMinute(10)", a, b)}""",
         "donation.collected": f"""
             insert into donations ({envelope}, din, donor_id, donation_kind, volume_ml, site_id,
                 site_kind, county_code, abo_rh, donor_group, donor_age, donor_sex, first_time,
                 therapeutic_units, {tail})
-            select {_id('don', 'din')}, collected_at, collected_at, facility_id, din, donor_id,
+            select {_id("don", "din")}, collected_at, collected_at, facility_id, din, donor_id,
                 donation_kind, volume_ml, site_id, site_kind, county_code, abo_rh, donor_group,
                 donor_age, donor_sex, first_time, therapeutic_units, 0, n
             from bench_donations
-            where {_window('collected_at', a, b)}""",
+            where {_window("collected_at", a, b)}""",
         "test.result_recorded": f"""
             insert into test_results ({envelope}, din, round, marker, method, reactive, value,
                 {tail})
-            select {_id('test', 'din', 'toString(t.1)')}, collected_at + toIntervalHour(3 + t.1),
+            select {_id("test", "din", "toString(t.1)")}, collected_at + toIntervalHour(3 + t.1),
                 collected_at + toIntervalHour(3 + t.1), facility_id, din, t.1, m.1, m.2,
                 reactive and t.1 = 2 and m.1 = 'ALT', null, 0, n
             from bench_donations
             array join [(1, {_array(MARKERS_ROUND_1)}), (2, {_array(MARKERS_ROUND_2)})] as t
             array join arrayMap(x -> (x, multiIf(x = 'ALT', 'rate', x like '%-%NA', 'NAT',
                 'ELISA')), t.2) as m
-            where {_window('collected_at + toIntervalHour(3 + t.1)', a, b)}""",
+            where {_window("collected_at + toIntervalHour(3 + t.1)", a, b)}""",
         "unit.released": f"""
             insert into unit_releases ({envelope}, din, {tail})
-            select {_id('rel', 'din')}, collected_at + toIntervalHour(20),
+            select {_id("rel", "din")}, collected_at + toIntervalHour(20),
                 collected_at + toIntervalHour(20), facility_id, din, 0, n
             from bench_donations
-            where not reactive and {_window('collected_at + toIntervalHour(20)', a, b)}""",
+            where not reactive and {_window("collected_at + toIntervalHour(20)", a, b)}""",
         "component.produced": f"""
             insert into components ({envelope}, din, product_code, component_type, volume_ml,
                 expires_at, abo_rh, {tail})
-            select {_id('comp', 'din', 'product_code')}, produced_at, produced_at, facility_id,
+            select {_id("comp", "din", "product_code")}, produced_at, produced_at, facility_id,
                 din, product_code, component_type, toInt32(volume_ml * 0.6), expires_at, abo_rh,
                 0, n
             from bench_units
-            where {_window('produced_at', a, b)}""",
+            where {_window("produced_at", a, b)}""",
         "unit.stored": f"""
             insert into unit_storage ({envelope}, din, product_code, location_id, equipment_id,
                 {tail})
-            select {_id('sto', 'din', 'product_code', 's.3')}, s.1, s.1, s.2, din, product_code,
+            select {_id("sto", "din", "product_code", "s.3")}, s.1, s.1, s.2, din, product_code,
                 'bank', concat(s.2, '-FR01'), 0, n
             from bench_units
             array join
                 [(produced_at + toIntervalHour(1), facility_id, 'station'),
                  (received_at + toIntervalMinute(10), hospital_id, 'hospital')] as s
-            where (s.3 = 'station' or fate = 'shipped') and {_window('s.1', a, b)}""",
+            where (s.3 = 'station' or fate = 'shipped') and {_window("s.1", a, b)}""",
         "unit.shipped": f"""
             insert into shipments ({envelope}, din, product_code, shipment_id, to_facility_id,
                 {tail})
-            select {_id('shp', 'din', 'product_code')}, shipped_at, shipped_at, facility_id,
+            select {_id("shp", "din", "product_code")}, shipped_at, shipped_at, facility_id,
                 din, product_code, concat('SH', din), hospital_id, 0, n
             from bench_units
-            where fate = 'shipped' and {_window('shipped_at', a, b)}""",
+            where fate = 'shipped' and {_window("shipped_at", a, b)}""",
         "unit.received": f"""
             insert into receipts ({envelope}, din, product_code, shipment_id, from_facility_id,
                 temperature_c, {tail})
-            select {_id('rcv', 'din', 'product_code')}, received_at, received_at, hospital_id,
+            select {_id("rcv", "din", "product_code")}, received_at, received_at, hospital_id,
                 din, product_code, concat('SH', din), facility_id, 4.0, 0, n
             from bench_units
-            where fate = 'shipped' and {_window('received_at', a, b)}""",
+            where fate = 'shipped' and {_window("received_at", a, b)}""",
         "crossmatch.performed": f"""
             insert into crossmatches ({envelope}, din, product_code, recipient_id,
                 recipient_abo_rh, compatible, {tail})
-            select {_id('xm', 'din', 'product_code')}, issued_at - toIntervalMinute(30),
+            select {_id("xm", "din", "product_code")}, issued_at - toIntervalMinute(30),
                 issued_at - toIntervalMinute(30), hospital_id, din, product_code,
                 concat('ps_', lower(hex(MD5(concat('r', toString(u % 5000000)))))), abo_rh,
                 true, 0, n
             from bench_units
             where issued and component_type = 'red_cells'
-                and {_window('issued_at - toIntervalMinute(30)', a, b)}""",
+                and {_window("issued_at - toIntervalMinute(30)", a, b)}""",
         "unit.issued": f"""
             insert into unit_issues ({envelope}, din, product_code, recipient_id, ward, {tail})
-            select {_id('iss', 'din', 'product_code')}, issued_at, issued_at, hospital_id, din,
+            select {_id("iss", "din", "product_code")}, issued_at, issued_at, hospital_id, din,
                 product_code, concat('ps_', lower(hex(MD5(concat('r', toString(u % 5000000)))))),
                 'surgery', 0, n
             from bench_units
-            where issued and {_window('issued_at', a, b)}""",
+            where issued and {_window("issued_at", a, b)}""",
         "unit.returned": f"""
             insert into unit_returns ({envelope}, din, product_code,
                 minutes_out_of_refrigeration, {tail})
-            select {_id('ret', 'din', 'product_code')}, issued_at + toIntervalMinute(30),
+            select {_id("ret", "din", "product_code")}, issued_at + toIntervalMinute(30),
                 issued_at + toIntervalMinute(30), hospital_id, din, product_code, 25.0, 0, n
             from bench_units
-            where returned and {_window('issued_at + toIntervalMinute(30)', a, b)}""",
+            where returned and {_window("issued_at + toIntervalMinute(30)", a, b)}""",
         "unit.transfused": f"""
             insert into transfusions ({envelope}, din, product_code, recipient_id,
                 recipient_abo_rh, ward, indication, {tail})
-            select {_id('trf', 'din', 'product_code')}, transfused_at, transfused_at,
+            select {_id("trf", "din", "product_code")}, transfused_at, transfused_at,
                 hospital_id, din, product_code,
                 concat('ps_', lower(hex(MD5(concat('r', toString(u % 5000000)))))), abo_rh,
                 'surgery', 'anaemia', 0, n
             from bench_units
-            where issued and not returned and {_window('transfused_at', a, b)}""",
+            where issued and not returned and {_window("transfused_at", a, b)}""",
         "transfusion.reaction_reported": f"""
             insert into transfusion_reactions ({envelope}, din, product_code, recipient_id,
                 category, severity, {tail})
-            select {_id('rea', 'din', 'product_code')}, transfused_at + toIntervalHour(1),
+            select {_id("rea", "din", "product_code")}, transfused_at + toIntervalHour(1),
                 transfused_at + toIntervalHour(1), hospital_id, din, product_code,
                 concat('ps_', lower(hex(MD5(concat('r', toString(u % 5000000)))))),
                 ['febrile', 'allergic', 'taco'][u % 3 + 1], 'non_severe', 0, n
             from bench_units
-            where reaction and {_window('transfused_at + toIntervalHour(1)', a, b)}""",
+            where reaction and {_window("transfused_at + toIntervalHour(1)", a, b)}""",
         "unit.discarded": f"""
             insert into discards ({envelope}, din, product_code, cause, volume_ml, note, {tail})
-            select {_id('dis', 'din', "''")}, collected_at + toIntervalHour(6),
+            select {_id("dis", "din", "''")}, collected_at + toIntervalHour(6),
                 collected_at + toIntervalHour(6), facility_id, din, '', 'test_reactive',
                 volume_ml, '', 0, n
             from bench_donations
-            where reactive and {_window('collected_at + toIntervalHour(6)', a, b)}
+            where reactive and {_window("collected_at + toIntervalHour(6)", a, b)}
             union all
-            select {_id('dis', 'din', 'product_code')}, at, at, place, din, product_code,
+            select {_id("dis", "din", "product_code")}, at, at, place, din, product_code,
                 cause, toInt32(volume_ml * 0.6), '', 0, n
             from (
                 select *,
@@ -338,7 +340,7 @@ def _load(client: Client, regions: list[Region], lo: datetime, hi: datetime) -> 
                 from bench_units
                 where fate = 'station_discard' or hospital_discard
             )
-            where {_window('at', a, b)}""",
+            where {_window("at", a, b)}""",
     }
     tables = {
         "donor.registered": "donor_registrations",

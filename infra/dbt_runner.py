@@ -149,14 +149,15 @@ def install_chdb_driver() -> None:
             def _create_dedicated_pool(self, credentials: Any) -> None:
                 return None  # no HTTP pool in-process
 
-        adapter_choice = connections.get_db_client
+        # Looked up and replaced by name: the adapter's module does not re-export it.
+        adapter_choice = getattr(connections, "get_db_client")  # noqa: B009
 
         def get_db_client(credentials: Any) -> Any:
             if credentials.driver == CHDB_DRIVER:
                 return ChdbClient(credentials)
             return adapter_choice(credentials)
 
-        connections.get_db_client = get_db_client
+        setattr(connections, "get_db_client", get_db_client)  # noqa: B010
         _driver_installed = True
 
 
@@ -294,7 +295,7 @@ def build_args(
     The caller's own ``--target``, ``--threads`` and paths win; ``--vars`` are merged over
     the platform's (theirs win key by key).
     """
-    import yaml
+    from dbt.config.utils import parse_cli_vars  # dbt's own --vars parser
 
     _, accepted = _command_params(args)
     full = list(args)
@@ -313,12 +314,12 @@ def build_args(
         theirs = _option_value(full, "--vars")
         if theirs is not None:
             try:
-                parsed = yaml.safe_load(theirs) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"--vars is not YAML: {exc}") from exc
-            if not isinstance(parsed, dict):
-                raise ConfigError("--vars must be a mapping, e.g. --vars '{baseline_year: 2020}'.")
-            merged.update(parsed)
+                merged.update(parse_cli_vars(theirs))
+            except Exception as exc:  # dbt's own error: not YAML, or not a mapping
+                raise ConfigError(
+                    f"--vars is not a YAML mapping: {str(exc).strip()[:200]}",
+                    hint="e.g. --vars '{baseline_year: 2020}'",
+                ) from exc
             full = _without_option(full, "--vars")
         full.extend(["--vars", json.dumps(merged)])
     if quiet and "quiet" in accepted and "--quiet" not in full and "-q" not in full:

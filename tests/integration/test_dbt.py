@@ -122,9 +122,9 @@ def all_events() -> list[dict[str, Any]]:
 
 
 def local_day(event: dict[str, Any]) -> date:
-    return datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00")).astimezone(
-        LOCAL
-    ).date()
+    return (
+        datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00")).astimezone(LOCAL).date()
+    )
 
 
 def when(event: dict[str, Any]) -> datetime:
@@ -139,9 +139,7 @@ class City:
         self.by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for event in events:
             self.by_type[event["type"]].append(event)
-        self.donations = {
-            e["payload"]["din"][:13]: e for e in self.by_type["donation.collected"]
-        }
+        self.donations = {e["payload"]["din"][:13]: e for e in self.by_type["donation.collected"]}
         self.components: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         for e in self.by_type["component.produced"]:
             self.components[e["payload"]["din"][:13]][e["payload"]["product_code"]] = e
@@ -233,7 +231,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     refreshed = run_dbt(settings, ["run", "--full-refresh"], quiet=True)
     assert refreshed.success, refreshed.failed
     yield Built(
-        settings, city, first, scheduled, incremental_marts, last_day, len(held_back), cancelled_rows
+        settings,
+        city,
+        first,
+        scheduled,
+        incremental_marts,
+        last_day,
+        len(held_back),
+        cancelled_rows,
     )
 
 
@@ -298,7 +303,10 @@ def test_collections_by_day_site_group_and_kind(built: Built) -> None:
     for key, (donations, units) in expected.items():
         assert got[key] == (donations, pytest.approx(units, abs=0.006)), key
     yearly = dict(
-        query(built.settings, f"select collected_year, sum(donations) from {MARTS}.collections_yearly group by 1")
+        query(
+            built.settings,
+            f"select collected_year, sum(donations) from {MARTS}.collections_yearly group by 1",
+        )
     )
     assert yearly[2023] == 22 + 31 + 41
 
@@ -357,8 +365,14 @@ def _available_at(city: City, moment: datetime) -> dict[tuple[str, str], float]:
     produced and released, not expired, and its latest movement none, a receipt or a return."""
     released = {e["payload"]["din"][:13]: when(e) for e in city.by_type["unit.released"]}
     latest: dict[tuple[str, str], tuple[datetime, str]] = {}
-    moves = ("unit.shipped", "unit.received", "unit.issued", "unit.returned",
-             "unit.transfused", "unit.discarded")
+    moves = (
+        "unit.shipped",
+        "unit.received",
+        "unit.issued",
+        "unit.returned",
+        "unit.transfused",
+        "unit.discarded",
+    )
     rank = {name: i for i, name in enumerate(moves)}
     for name in moves:
         for e in city.by_type[name]:
@@ -367,7 +381,10 @@ def _available_at(city: City, moment: datetime) -> dict[tuple[str, str], float]:
             din = e["payload"]["din"][:13]
             for code in city.targets(e):
                 key = (din, code)
-                if key not in latest or (when(e), rank[name]) > (latest[key][0], rank[latest[key][1]]):
+                if key not in latest or (when(e), rank[name]) > (
+                    latest[key][0],
+                    rank[latest[key][1]],
+                ):
                     latest[key] = (when(e), name)
     stock: dict[tuple[str, str], float] = defaultdict(float)
     for din, products in city.components.items():
@@ -425,14 +442,22 @@ def test_wastage_by_cause_component_and_facility(built: Built) -> None:
         codes = city.targets(e)
         if codes:
             for code in codes:
-                key = (day.replace(day=1), e["facility_id"], city.component_type(din, code),
-                       e["payload"]["cause"])
+                key = (
+                    day.replace(day=1),
+                    e["facility_id"],
+                    city.component_type(din, code),
+                    e["payload"]["cause"],
+                )
                 expected[key] += city.component_units(din, code)
         else:  # the whole donation, before any component was made from it
             p = city.donations[din]["payload"]
             kind = {"apheresis_platelets": "platelets", "apheresis_plasma": "plasma"}
-            key = (day.replace(day=1), e["facility_id"],
-                   kind.get(p["donation_kind"], "whole_blood"), e["payload"]["cause"])
+            key = (
+                day.replace(day=1),
+                e["facility_id"],
+                kind.get(p["donation_kind"], "whole_blood"),
+                e["payload"]["cause"],
+            )
             expected[key] += city.collection_units(p)
     rows = query(
         built.settings,
@@ -519,7 +544,7 @@ def test_docs_generate_works_offline(built: Built) -> None:
     catalog = json.loads((target / "catalog.json").read_text())
     assert "model.bloodtrace.county_scorecard" in catalog["nodes"]
     page = (target / "static_index.html").read_text()
-    for tag in ('<script src="http', "<link href=\"http", "<link rel=\"stylesheet\" href=\"http"):
+    for tag in ('<script src="http', '<link href="http', '<link rel="stylesheet" href="http'):
         assert tag not in page
     assert not (Path(__file__).parents[2] / "dbt" / "target").exists()  # nothing in the repo
 
