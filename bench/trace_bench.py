@@ -24,7 +24,9 @@ subjects each:
   primary key (``use_primary_key = 0``, no skip indexes, no query-condition cache), i.e. full
   scans. Scans take seconds, so they get at most 20 samples.
 
-Returns a dict of p50/p99 milliseconds per query and the load figures; run it with
+Timing starts once background merges of the load have settled; the machine's load average is
+reported with the figures (the machine is shared). Returns a dict of p50/p99 milliseconds per
+query and the load figures; run it with
 ``python -m bench.trace_bench [units] [samples]``.
 """
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import random
 import shutil
 import sys
@@ -427,6 +430,24 @@ def measure(client: Client, settings: Settings, units: int, samples: int) -> dic
     return results
 
 
+def settle(client: Client, limit: float = 900.0) -> float:
+    """Wait until the warehouse merges nothing of ours for 5 s running (or ``limit`` s): time
+    a warehouse at rest, not one still digesting its load."""
+    started = time.perf_counter()
+    quiet_since = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        busy = client.query(
+            "select count() from system.merges where database = {db:String}",
+            parameters={"db": DATABASE},
+        ).result_rows[0][0]
+        if busy:
+            quiet_since = time.perf_counter()
+        elif time.perf_counter() - quiet_since >= 5:
+            break
+        time.sleep(1)
+    return time.perf_counter() - started
+
+
 def run(
     units: int = 10_000_000,
     samples: int = 200,
@@ -447,17 +468,28 @@ def run(
         print(f"loading {units:,} units into {settings.warehouse_dsn} ({DATABASE})", flush=True)
         loaded = load(client, units)
         print(f"  {loaded}", flush=True)
-        print(f"timing {samples} lookups of each kind", flush=True)
+        settle_seconds = settle(client)
+        print(f"  background merges settled after {settle_seconds:.0f} s", flush=True)
+        load_before = os.getloadavg()[0]
+        print(f"timing {samples} lookups of each kind (load average {load_before:.1f})")
         figures = measure(client, settings, units, samples)
-        sizes = {
-            table: size
-            for table, size in client.query(
-                "select table, formatReadableSize(sum(data_compressed_bytes)) from system.parts "
-                "where active and database = {db:String} group by table",
+        tables = {
+            table: {"parts": int(parts), "compressed": size}
+            for table, parts, size in client.query(
+                "select table, count(), formatReadableSize(sum(data_compressed_bytes)) "
+                "from system.parts where active and database = {db:String} group by table",
                 parameters={"db": DATABASE},
             ).result_rows
         }
-        return {"units": units, **loaded, "compressed": sizes, "latency": figures}
+        return {
+            "units": units,
+            **loaded,
+            "merge_settle_seconds": round(settle_seconds),
+            "tables": tables,
+            "cpus": os.cpu_count(),
+            "load_average_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "latency": figures,
+        }
     finally:
         if not keep:
             client.command(f"drop database if exists {DATABASE} sync")
