@@ -14,6 +14,7 @@ An event naming a product code acts on that component; one without acts on every
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -253,7 +254,7 @@ class UnitState:
     confirmed: list[str] = field(default_factory=list)  # infectious markers confirmed
     confirmed_by: str = ""  # "round 2", "NAT"
     confirmed_at: int = 0
-    negative_rounds: list[int] = field(default_factory=list)
+    negative_rounds: list[int] = field(default_factory=list)  # no infectious marker reactive
     items: dict[str, Item] = field(default_factory=dict)
     recent: list[str] = field(default_factory=list)
     told_donor: list[str] = field(default_factory=list)  # notes sent: donation/negative/reactive
@@ -268,8 +269,16 @@ class UnitState:
         return self.items.setdefault("", Item(""))
 
     def screening(self, rounds_required: int) -> str:
-        """'reactive', 'negative' (released, or every required round negative) or 'pending'."""
+        """'reactive' (any marker, ALT included), 'negative' (released, or every required
+        round negative) or 'pending'."""
         if self.reactive:
+            return "reactive"
+        return self.infection_screening((), rounds_required)
+
+    def infection_screening(self, infectious: Collection[str], rounds_required: int) -> str:
+        """The same for infection only (a high ALT is no infection): what a lookback window
+        and the donor's history go by."""
+        if set(self.reactive) & set(infectious):
             return "reactive"
         if self.released_at or len(set(self.negative_rounds)) >= rounds_required:
             return "negative"
@@ -621,8 +630,9 @@ def _on_test(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -> None
     nat = set(screening.nat_markers)
     infectious = set(screening.infectious_markers)
     reactive_now = [str(r.get("marker")) for r in results if r.get("reactive")]
-    if not reactive_now:
+    if not set(reactive_now) & infectious:
         state.negative_rounds = sorted({*state.negative_rounds, round_no})
+    if not reactive_now:
         return
     state.reactive = sorted({*state.reactive, *reactive_now})
     confirmed = [
@@ -966,9 +976,11 @@ def _tell_donor(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -> N
             )
         )
     elif (
-        not state.reactive
-        and "negative" not in state.told_donor
-        and state.screening(policy.screening.rounds_required) == "negative"
+        "negative" not in state.told_donor
+        and state.infection_screening(
+            policy.screening.infectious_markers, policy.screening.rounds_required
+        )
+        == "negative"
     ):
         state.told_donor.append("negative")
         out.notes.append(

@@ -162,6 +162,7 @@ def lookback_scope(
 ) -> Scope:
     """The donations, components and recipients a lookback covers, as they are now."""
     now = now or to_ms(datetime.now(UTC))
+    infectious, rounds = policy.screening.infectious_markers, policy.screening.rounds_required
     dins = [
         row[0]
         for row in client.query(
@@ -188,9 +189,7 @@ def lookback_scope(
         start: int | None = index_at - int(timedelta(days=window_days).total_seconds() * 1000)
     else:
         rule = "last negative donation"
-        negatives = [
-            s for s in earlier if s.screening(policy.screening.rounds_required) == "negative"
-        ]
+        negatives = [s for s in earlier if s.infection_screening(infectious, rounds) == "negative"]
         start = negatives[-1].collected_at if negatives else None
     in_window = [s for s in earlier if start is None or s.collected_at >= start]
     donations = [
@@ -199,7 +198,7 @@ def lookback_scope(
             s.collected_at,
             s.facility,
             "earlier",
-            s.screening(policy.screening.rounds_required),
+            s.infection_screening(infectious, rounds),
             _items(s, now),
         )
         for s in in_window
@@ -211,7 +210,7 @@ def lookback_scope(
                 index.collected_at,
                 index.facility,
                 "index",
-                index.screening(policy.screening.rounds_required),
+                index.infection_screening(infectious, rounds),
                 _items(index, now),
             )
         )

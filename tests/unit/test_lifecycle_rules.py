@@ -132,6 +132,15 @@ def test_alt_alone_never_confirms_an_infection() -> None:
     assert state.reactive == ["ALT"] and state.confirmed == []
     assert state.donation.status == "unsafe"
     assert [n.kind for n in notes] == ["donation"]
+    # With round 1 negative too, the donation is infection-negative (the lookback window's
+    # "last negative donation"), though never usable.
+    state, _, notes = run([*events, lab_result(din, h(3), 1)])
+    assert state.screening(2) == "reactive"
+    assert state.infection_screening(POLICY.screening.infectious_markers, 2) == "negative"
+    assert [(n.kind, n.data.get("result")) for n in notes] == [
+        ("donation", None),
+        ("screen", "negative"),
+    ]
 
 
 @pytest.mark.parametrize(
