@@ -45,19 +45,23 @@ def query_frame(client: Client, sql: str) -> pd.DataFrame:
 
 
 def attach_event_ids(client: Client, table: str, rows: list[dict[str, Any]]) -> None:
-    """Give failing rows of a table frame their event id, looked up by (_p, _o)."""
+    """Give failing rows of a table frame their event id (and facility), looked up by
+    (_p, _o)."""
     keys = sorted({(int(r["_p"]), int(r["_o"])) for r in rows if "_p" in r and "event_id" not in r})
-    ids: dict[tuple[int, int], str] = {}
+    found: dict[tuple[int, int], tuple[str, str]] = {}
     for start in range(0, len(keys), 5000):
         chunk = ", ".join(f"({p}, {o})" for p, o in keys[start : start + 5000])
         result = client.query(
-            f"select src_partition, src_offset, any(toString(event_id)) from {table} "
-            f"where (src_partition, src_offset) in ({chunk}) group by src_partition, src_offset"
+            f"select src_partition, src_offset, any(toString(event_id)), any(facility_id) "
+            f"from {table} where (src_partition, src_offset) in ({chunk}) "
+            "group by src_partition, src_offset"
         )
-        ids.update({(int(p), int(o)): str(e) for p, o, e in result.result_rows})
+        found.update({(int(p), int(o)): (str(e), str(f)) for p, o, e, f in result.result_rows})
     for row in rows:
         if "_p" in row and "event_id" not in row:
-            row["event_id"] = ids.get((int(row["_p"]), int(row["_o"])), "")
+            event_id, facility = found.get((int(row["_p"]), int(row["_o"])), ("", ""))
+            row["event_id"] = event_id
+            row.setdefault("facility_id", facility)
 
 
 def expiry_sql(column: str) -> str:
@@ -113,11 +117,11 @@ def events_frame(ctx: FrameContext) -> pd.DataFrame:
     frame = query_frame(
         ctx.client,
         f"""
-        select e.src_partition as _p, e.src_offset as _o, e.event_type, e.facility_id,
-            e.occurred_at, e.recorded_at,
-            e.recorded_at + toIntervalSecond({skew}) as recorded_at_with_skew, e.din,
-            if(e.din = '', '', replaceRegexpOne(upper(replaceAll(JSONExtractString(
-                e.payload, 'payload', 'din'), ' ', '')), '^=', '')) as sent,
+        with if(e.din = '', '', replaceRegexpOne(upper(replaceAll(JSONExtractString(
+            e.payload, 'payload', 'din'), ' ', '')), '^=', '')) as sent
+        select e.src_partition as _p, e.src_offset as _o, e.event_type, e.occurred_at,
+            e.recorded_at, e.recorded_at + toIntervalSecond({skew}) as recorded_at_with_skew,
+            e.din,
             -- The usual case (the payload carries the stored DIN) travels as ''.
             if(sent = e.din, '', sent) as din_as_sent,
             if(c.copies = 0, 1, c.copies) as copies
@@ -136,10 +140,12 @@ def events_frame(ctx: FrameContext) -> pd.DataFrame:
     # itself. The check character is recomputed with the platform's own MOD 37-2.
     frame["din_expected"] = ""
     odd = frame["din_as_sent"] != ""
-    frame.loc[odd, "din_expected"] = [
-        din + mod37_2(din) if len(sent) == 14 and len(din) == 13 and set(din) <= DIN_CHARS else din
-        for din, sent in zip(frame.loc[odd, "din"], frame.loc[odd, "din_as_sent"], strict=True)
-    ]
+    if odd.any():
+        sent, dins = frame.loc[odd, "din_as_sent"], frame.loc[odd, "din"]
+        checked = {d: d + mod37_2(d) for d in dins.unique() if len(d) == 13 and set(d) <= DIN_CHARS}
+        # 14 characters as sent: the DIN with its check character; 13: the DIN itself.
+        expected = dins.map(checked).where(sent.str.len() == 14, dins)
+        frame.loc[odd, "din_expected"] = expected.fillna(dins)
     return frame
 
 
