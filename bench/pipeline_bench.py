@@ -142,7 +142,9 @@ def _bare_loop(settings: Settings, total: int) -> float:
 
     @app.agent(topic)
     async def consume(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take_events(settings.sink_batch_size, within=settings.sink_batch_seconds):
+        async for batch in stream.take_events(
+            settings.sink_batch_size, within=settings.sink_batch_seconds
+        ):
             if state["started"] is None:
                 state["started"] = time.monotonic()
             state["count"] += len(batch)
@@ -188,7 +190,10 @@ def run(events: int = 100_000, rounds: int = 2) -> dict[str, Any]:
             bare = _bare_loop(settings, events)
             db = f"bench_{round_no}"
             run_settings = settings.model_copy(
-                update={"app_id": f"pipeline-{round_no}-{uuid.uuid4().hex[:4]}", "warehouse_database": db}
+                update={
+                    "app_id": f"pipeline-{round_no}-{uuid.uuid4().hex[:4]}",
+                    "warehouse_database": db,
+                }
             )
             migrate(connect(run_settings))
             full = _pipeline(run_settings, events)
