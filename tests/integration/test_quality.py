@@ -652,3 +652,37 @@ def test_cold_chain_alerts_count_as_evidence(warehouse: tuple[Settings, Client])
     ]
     assert wastage[0].evidence["evidence"][0]["source"] == "alerts"
     assert "FR02" in wastage[0].message_en
+
+
+def test_running_platform_runs_the_checks_for_the_cli(
+    platform: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the platform owns the warehouse, the CLI asks its API; its scheduled job runs
+    incrementally on top."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from infra.settings import get_settings
+    from infra.warehouse import thread_client
+
+    c = city(missing_marker=True)
+    load(thread_client(platform.settings), c.events)  # the platform's own warehouse
+    # The CLI gets only the API's address: a warehouse it could open itself does not exist.
+    monkeypatch.setenv("BLOODTRACE_API_URL", platform.url)
+    monkeypatch.setenv("BLOODTRACE_WAREHOUSE_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["quality", "run", "--all", "--json"])
+        assert result.exit_code == 4, result.output
+        body = orjson.loads(result.stdout)
+        assert {(f["check"], f["din"]) for f in body["findings"]} == {
+            ("release_screening.full_negative_screening", c.dins["U6"])
+        }
+        result = CliRunner().invoke(app, ["quality", "findings", "--json"])
+        assert [f["din"] for f in orjson.loads(result.stdout)] == [c.dins["U6"]]
+    finally:
+        get_settings.cache_clear()
+    job = platform.platform.run_job("quality")
+    assert job["status"] == "ok", job
+    assert job["result"]["findings_by_severity"] == {"critical": 0, "warning": 0, "info": 0}
+    assert job["result"]["wastage_units_by_cause"]["cold_chain_breach"] == 1
