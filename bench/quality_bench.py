@@ -3,14 +3,16 @@
 Entry point::
 
     run(days: Sequence[int] = (1, 365), preset: str = "prefecture", seed: int = 7,
-        start: str = "2025-01-01") -> dict
+        start: str = "2025-01-01", quick: bool = False) -> dict
 
 Each scenario runs in a fresh child process (chDB allows one data directory per process for its
 whole life): it simulates ``days`` days of the city with ``simulation.simulate`` (the built-in
 synthetic city below when the simulator is not available; the result says which), loads them
 with ``load_direct`` into a temporary warehouse, imports Great Expectations (timed apart: once
 per process), then times ``run_quality(all=True)`` and an incremental run with nothing new.
-Targets on a 2-core machine: a day within 5 s, a year within 120 s.
+Baseline, in the same process right after: reading every warehouse table whole into pandas
+through clickhouse-connect (what any pandas-batch validation pays before checking anything).
+Targets on a 2-core machine: a day within 5 s, a year within 120 s. ``quick``: 1 and 7 days.
 
 Alone: ``python -m bench.quality_bench [--days 1 365] [--preset prefecture] [--json]``.
 """
@@ -40,8 +42,11 @@ def run(
     preset: str = "prefecture",
     seed: int = 7,
     start: str = "2025-01-01",
+    quick: bool = False,
 ) -> dict[str, Any]:
     """One child process per scenario; returns {"scenarios": [...]} with the timings."""
+    if quick:
+        days = (1, 7)
     scenarios = []
     for n in days:
         with tempfile.TemporaryDirectory(prefix="bt-quality-bench-") as tmp:
@@ -94,6 +99,7 @@ def scenario(preset: str, start: date, days: int, seed: int, data_dir: Path) -> 
     clock = time.perf_counter()
     run_quality(settings)
     incremental_seconds = time.perf_counter() - clock
+    baseline_seconds = _read_everything(client)
     slowest = sorted(full.seconds.items(), key=lambda kv: -kv[1])[:6]
     target = TARGET_SECONDS.get(days)
     return {
@@ -105,6 +111,8 @@ def scenario(preset: str, start: date, days: int, seed: int, data_dir: Path) -> 
         "gx_import_seconds": round(import_seconds, 2),
         "run_all_seconds": round(full_seconds, 2),
         "run_incremental_nothing_new_seconds": round(incremental_seconds, 2),
+        "baseline_read_all_tables_seconds": round(baseline_seconds, 2),
+        "run_vs_baseline": round(full_seconds / baseline_seconds, 1) if baseline_seconds else None,
         "target_seconds": target,
         "within_target": None if target is None else full_seconds <= target,
         "rows_checked": full.rows_checked,
@@ -113,6 +121,17 @@ def scenario(preset: str, start: date, days: int, seed: int, data_dir: Path) -> 
         "wastage_by_cause": {w["cause"]: w["units"] for w in full.wastage},
         "slowest_steps": dict(slowest),
     }
+
+
+def _read_everything(client: Any) -> float:
+    """Seconds to read every event table whole (payload JSON aside) into pandas."""
+    from infra.tables import TABLES
+
+    clock = time.perf_counter()
+    for table in ["events", *(spec.table for spec in TABLES.values())]:
+        columns = "* except (payload)" if table == "events" else "*"
+        client.query_df(f"select {columns} from {table}")
+    return time.perf_counter() - clock
 
 
 # ---- the fallback city -------------------------------------------------------------------
@@ -308,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{s['days']:>4} days ({s['source']}, {s['events_loaded']:,} events): quality run "
             f"{s['run_all_seconds']} s (target {s['target_seconds']} s), incremental "
             f"{s['run_incremental_nothing_new_seconds']} s, GX import {s['gx_import_seconds']} s, "
-            f"load {s['load_seconds']} s"
+            f"baseline read {s['baseline_read_all_tables_seconds']} s, load {s['load_seconds']} s"
         )
     return 0
 
