@@ -131,6 +131,9 @@ class ColdChainRules(BaseModel):
     # Confirmed excursions kept per equipment for late movements (by number, not age).
     ended_excursions_kept: int = 20
     silence_check_seconds: float = 5.0  # how often (wall clock) silent sensors are looked for
+    # A monitor whose excursions did not change (only its latest reading time moved) goes to
+    # its changelog at most this often: one message per reading would double the broker load.
+    monitor_flush_seconds: float = 10.0
     # Kinds that report only while in use: their silence matters only while they hold units.
     silent_only_when_holding: list[str] = Field(default_factory=lambda: ["transport_box"])
 

@@ -308,16 +308,30 @@ class ColdChain:
         self.last_seen: dict[str, Sensor] = {}  # equipment -> its telemetry, for silence
         self.gap_alerted: dict[str, datetime] = {}  # equipment -> last reading alerted on
         self.indexed = False
+        self.monitor_cache: dict[str, Monitor] = {}
+        self.contents_cache: dict[str, Contents] = {}
+        self.flushed: dict[str, float] = {}  # equipment -> when its monitor was last written
         self.metrics = ColdChainMetrics(ctx.metrics.registry)
         app.on_partitions_revoked.connect(self._forget_index)
         app.on_partitions_assigned.connect(self._forget_index)
 
     def _forget_index(self, *_: Any, **__: Any) -> None:
+        """After a rebalance (or a failed batch) the tables are the truth again."""
         self.indexed = False
         self.last_seen.clear()
+        self.monitor_cache.clear()
+        self.contents_cache.clear()
+        self.flushed.clear()
 
     # -- one batch ------------------------------------------------------------------------
     async def process(self, events: list[Any]) -> None:
+        try:
+            await self._process(events)
+        except BaseException:
+            self._forget_index()  # the cached states hold this batch: drop them
+            raise
+
+    async def _process(self, events: list[Any]) -> None:
         work = BatchWork()
         readings: dict[str, list[tuple[Reading, Any]]] = defaultdict(list)
         movements: dict[str, list[tuple[Movement, Any]]] = defaultdict(list)
@@ -350,6 +364,9 @@ class ColdChain:
         ):
             for key, (value, event) in writes.items():
                 set_from(table, key, value, event)
+        now = time.monotonic()
+        for equipment in monitor_writes:
+            self.flushed[equipment] = now
 
     def _classify(
         self,
@@ -436,9 +453,10 @@ class ColdChain:
         contents_writes: dict[str, tuple[Contents, Any]] = {}
         holding: dict[str, bool] = {}
         effects = work.effects
+        now = time.monotonic()
         for equipment in readings.keys() | movements.keys():
-            monitor = Monitor.from_dict(equipment, self.monitors.get(equipment))
-            contents = Contents.from_dict(self.contents.get(equipment))
+            monitor, contents = self._state(equipment)
+            changes_before = len(effects.excursions)
             moved = movements.get(equipment, [])
             for movement, event in moved:
                 if apply_movement(monitor, contents, movement):
@@ -449,9 +467,14 @@ class ColdChain:
                     monitor_writes[equipment] = (monitor, moved[-1][1])
                 effects.merge(step)
             seen = sorted(readings.get(equipment, []), key=lambda item: item[0].at)
-            for reading, event in seen:
+            for reading, _ in seen:
                 effects.merge(apply_reading(monitor, contents, reading, self.storage, self.rules))
-                monitor_writes[equipment] = (monitor, event)
+            # The changelog gets a monitor at once when its excursions changed; otherwise (only
+            # the latest reading time moved) at most every monitor_flush_seconds.
+            excursions_changed = len(effects.excursions) > changes_before
+            stale = now - self.flushed.get(equipment, 0.0) >= self.rules.monitor_flush_seconds
+            if seen and (excursions_changed or stale):
+                monitor_writes[equipment] = (monitor, seen[-1][1])
             if monitor.last_reading_at is not None:
                 forget(monitor, contents, monitor.last_reading_at, self.rules)
                 holding[equipment] = bool(contents.present_at(monitor.last_reading_at))
@@ -465,6 +488,19 @@ class ColdChain:
             },
             {k: (c.to_dict(), e) for k, (c, e) in contents_writes.items()},
         )
+
+    def _state(self, equipment: str) -> tuple[Monitor, Contents]:
+        """The equipment's monitor and contents: kept in memory between batches (the tables
+        are read after a start or a rebalance only)."""
+        monitor = self.monitor_cache.get(equipment)
+        if monitor is None:
+            monitor = Monitor.from_dict(equipment, self.monitors.get(equipment))
+            self.monitor_cache[equipment] = monitor
+        contents = self.contents_cache.get(equipment)
+        if contents is None:
+            contents = Contents.from_dict(self.contents.get(equipment))
+            self.contents_cache[equipment] = contents
+        return monitor, contents
 
     @staticmethod
     def _where(event: Any, holding: bool) -> dict[str, Any]:
