@@ -101,7 +101,7 @@ def is_under_volume(volume_ml: float, nominal_volumes: Sequence[int], tolerance:
 
 
 def _at(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else "?"
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "?"
 
 
 @dataclass(frozen=True)

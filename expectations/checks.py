@@ -51,7 +51,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return value.strftime("%Y-%m-%d %H:%M UTC")  # warehouse times are UTC
     if isinstance(value, float):
         if value != value:  # NaN
             return "—"

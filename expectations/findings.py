@@ -16,6 +16,14 @@ from expectations.window import as_utc
 # Where a frame keeps the moment a finding is about, in order of preference.
 _TIME_COLUMNS = ("occurred_at", "released_at", "discarded_at", "first_event_at", "last_event_at")
 _FACILITY_COLUMNS = ("facility_id", "last_facility", "first_facility")
+COMPONENT_NAMES_ZH = {
+    "whole_blood": "全血",
+    "red_cells": "悬浮红细胞",
+    "washed_red_cells": "洗涤红细胞",
+    "platelets": "单采血小板",
+    "plasma": "新鲜冰冻血浆",
+    "cryoprecipitate": "冷沉淀",
+}
 _NOT_EVIDENCE = {"event_id", "din", "product_code", "facility_id", "evidence", "_p", "_o"}
 
 
@@ -128,6 +136,10 @@ def values_for_text(row: dict[str, Any]) -> dict[str, Any]:
             out[key] = None if pd.isna(value) else value.to_pydatetime()
         else:
             out[key] = _plain(value)
+    if "component_type" in out:
+        out["component_type_zh"] = COMPONENT_NAMES_ZH.get(
+            str(out["component_type"]), out["component_type"]
+        )
     if "din" in out:  # "G123426000001 E0336V00", or the DIN alone for a whole-donation record
         out["unit"] = " ".join(str(v) for v in (out["din"], out.get("product_code")) if v)
     return out

@@ -301,7 +301,7 @@ def table_suites(settings: Settings) -> list[Suite]:
         "ExpectColumnPairValuesAToBeGreaterThanB",
         "Component {din} {product_code} ({component_type}) expires on {expires_at}, later than "
         "its shelf life allows ({latest_expiry}): it could be transfused after it has spoilt.",
-        "成分{din} {product_code}（{component_type}）的有效期{expires_at}超过保存期允许的"
+        "成分{din} {product_code}（{component_type_zh}）的有效期{expires_at}超过保存期允许的"
         "{latest_expiry}：可能在失效后被输注。",
         column_A="latest_expiry",
         column_B="expires_at",
@@ -542,8 +542,8 @@ def cross_table_suites(settings: Settings) -> list[Suite]:
         "ExpectColumnValuesToNotBeNull",
         "Unit {din} {product_code} ({component_type}) expired on {expires_at} and has neither a "
         "transfusion nor a discard; it was last seen at {last_facility} on {last_seen_at}.",
-        "血液{din} {product_code}（{component_type}）已于{expires_at}过期，既无输注也无报废记录；"
-        "最后出现在{last_facility}（{last_seen_at}）。",
+        "血液{din} {product_code}（{component_type_zh}）已于{expires_at}过期，"
+        "既无输注也无报废记录；最后出现在{last_facility}（{last_seen_at}）。",
         column="disposition",
     )
     suites.append(

@@ -135,7 +135,7 @@ def test_excursion_evidence_explains_itself() -> None:
     )
     assert (
         e.describe("en")
-        == "90 min outside 2–6 °C in FR02 from 2026-03-01 07:30 (readings 9.5 to 10.5 °C)"
+        == "90 min outside 2–6 °C in FR02 from 2026-03-01 07:30 UTC (readings 9.5 to 10.5 °C)"
     )
     assert "FR02" in e.describe("zh") and "90 分钟" in e.describe("zh")
     assert e.to_json()["detail"]["started_at"] == "2026-03-01T07:30:00+00:00"
@@ -171,7 +171,7 @@ def test_sentences_format_rows_and_survive_unknown_columns() -> None:
         "Unit {din} released on {released_at}; {nothing}.",
         {"din": "G123426000001", "released_at": T},
     )
-    assert text == "Unit G123426000001 released on 2026-03-01 08:00; ?."
+    assert text == "Unit G123426000001 released on 2026-03-01 08:00 UTC; ?."
 
 
 def test_suites_are_well_formed() -> None:
@@ -206,3 +206,16 @@ def test_screening_gaps_in_words() -> None:
     assert gaps_text(gaps, "zh") == "anti-HIV（第2轮）、HBV-DNA（核酸检测）"
     assert gaps_text(screening_gaps(["ALT#1", "ALT#2"], []), "en") == "ALT (rounds 1, 2)"
     assert screening_gaps([], []) == []
+
+
+def test_an_agitation_stop_is_named_as_the_breach() -> None:
+    e = Evidence(
+        "cold_chain_breach",
+        T,
+        "temperature_readings",
+        {"equipment_id": "H01-AG01", "started_at": T, "minutes": 45.0, "range": "20–24 °C",
+         "range_zh": "20–24 °C 持续振荡", "breaches": ["not_agitated"],
+         "min_temperature_c": 22.0, "max_temperature_c": 22.4},
+    )  # fmt: skip
+    assert "agitation stopped" in e.describe("en")
+    assert "振荡停止" in e.describe("zh") and "持续振荡" in e.describe("zh")
