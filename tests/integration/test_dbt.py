@@ -198,8 +198,9 @@ def snapshot(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("dbt"))
+def built(tmp_path_factory: pytest.TempPathFactory, warehouse_dsn: str) -> Iterator[Built]:
+    # chDB binds one directory per process: share the session's, in the default database.
+    settings = Settings(data_dir=tmp_path_factory.mktemp("dbt"), warehouse_url=warehouse_dsn)
     city = City(all_events())
     last_day = date(2025, 6, WINDOW_DAYS)
     client = connect(settings)
