@@ -18,11 +18,17 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(error: BloodtraceError) -> NoReturn:
+def report(error: BloodtraceError) -> int:
+    """Print an error as a message and a hint; returns the exit code to use."""
     err_console.print(f"[bold red]error:[/] {error.message}", highlight=False)
     if error.hint:
         err_console.print(f"[yellow]hint:[/] {error.hint}", highlight=False)
-    raise typer.Exit(error.exit_code)
+    return error.exit_code
+
+
+def fail(error: BloodtraceError) -> NoReturn:
+    """Inside a command: print the error and leave with its exit code."""
+    raise typer.Exit(report(error))
 
 
 def print_json(data: Any) -> None:

@@ -183,7 +183,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         if isinstance(result, dict):
             for key, value in result.items():
                 if isinstance(value, dict) and value and len(value) <= 20:
-                    print_table(f"{name}: {key}", ["", ""], sorted(value.items(), key=str))
+                    label = key.replace("_", " ")
+                    print_table("", [f"{name}: {label}", ""], sorted(value.items(), key=str))
     console.print(f"data: {summary['data_dir']}", highlight=False)
     console.print(
         "next: `bloodtrace serve` then `bloodtrace status`; `bloodtrace din check G123498654321H`",

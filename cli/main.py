@@ -41,11 +41,11 @@ for _module in COMMAND_MODULES:
 
 
 def run() -> None:
-    from cli._output import fail
+    from cli._output import report
 
     try:
         app()
     except BloodtraceError as exc:
-        fail(exc)
+        raise SystemExit(report(exc)) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

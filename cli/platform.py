@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
             level=logging.INFO if verbose else logging.WARNING,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        logging.getLogger("bloodtrace.kafka").propagate = verbose
         settings = get_settings()
         console.print(
             f"Bloodtrace platform: API on {settings.api_base_url}, "

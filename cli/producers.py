@@ -76,12 +76,13 @@ def read_records(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | b
                 yield handle.tell(), stripped
 
 
-def _progress() -> Progress:
+def _progress(*, bytes_per_second: bool = False) -> Progress:
+    speed = [TransferSpeedColumn()] if bytes_per_second else []
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TransferSpeedColumn(),
+        *speed,
         TimeElapsedColumn(),
         console=console,
         transient=False,
@@ -115,7 +116,11 @@ def register(app: typer.Typer) -> None:
         started = time.perf_counter()
         reject_out = rejects.open("wb") if rejects else None
         try:
-            with Producer(settings, source="file") as producer, _progress() as bar:
+            with (
+                Producer(settings, source="file") as producer,
+                _progress(bytes_per_second=True) as bar,
+            ):
+                producer.ensure_connected()
                 task = bar.add_task(f"emit {file.name}", total=size)
                 for index, (position, record) in enumerate(read_records(file, kind)):
                     outcome = producer.send(record, index)
@@ -202,9 +207,11 @@ def simulate_and_emit(
                     day = str(event.get("occurred_at", ""))[:10]
                     if day != last_day:
                         last_day = day
-                        bar.update(task, completed=(date.fromisoformat(day) - first_day).days)
+                        done = (date.fromisoformat(day) - first_day).days
+                        bar.update(task, completed=max(0, done))
         else:
             with Producer(settings, source="simulator") as producer:
+                producer.ensure_connected()
                 for event in events:
                     outcome = producer.send(event, emitted)
                     emitted += 1
@@ -212,7 +219,8 @@ def simulate_and_emit(
                     day = str(event.get("occurred_at", ""))[:10]
                     if day != last_day:
                         last_day = day
-                        bar.update(task, completed=(date.fromisoformat(day) - first_day).days)
+                        done = (date.fromisoformat(day) - first_day).days
+                        bar.update(task, completed=max(0, done))
         bar.update(task, completed=days)
     return {
         "emitted": emitted,

@@ -36,6 +36,10 @@ from models.pseudonym import pseudonymise
 from models.validation import parse_event
 
 KAFKA_LOG = logging.getLogger("bloodtrace.kafka")
+# librdkafka retries connections on its own and logs every attempt; what matters reaches the
+# caller as BrokerUnavailable or DeliveryFailed. `bloodtrace serve -v` turns these logs on.
+KAFKA_LOG.addHandler(logging.NullHandler())
+KAFKA_LOG.propagate = False
 _IDENTITY_FIELDS = {"donor_national_id": "donor_id", "recipient_national_id": "recipient_id"}
 
 
@@ -140,6 +144,17 @@ class Producer:
                 "error_cb": self._on_error,
             }
         )
+
+    def ensure_connected(self, timeout: float = 5.0) -> None:
+        """Fail fast, with what to do, when no broker answers (instead of timing out later)."""
+        try:
+            self._kafka.list_topics(timeout=timeout)
+        except KafkaException as exc:
+            raise BrokerUnavailable(
+                f"No Kafka broker answers at {self.settings.bootstrap_servers}.",
+                hint="Start the platform (`bloodtrace serve`) for the embedded broker, "
+                "or set BLOODTRACE_BROKER_URL to your Kafka cluster.",
+            ) from exc
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> Producer:

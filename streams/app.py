@@ -37,7 +37,8 @@ from streams.metrics import Metrics
 from streams.sinks.warehouse import Rejected, Sourced, WarehouseSink
 
 log = logging.getLogger("bloodtrace.streams")
-KAFKA_LOG = logging.getLogger("bloodtrace.kafka")
+from sdk.producer import KAFKA_LOG  # noqa: E402  (one logger, configured there)
+
 T = TypeVar("T")
 
 PROCESSORS: list[str] = [
