@@ -181,19 +181,27 @@ def _bare_loop(settings: Settings, total: int) -> float:
 def _coldchain(settings: Settings, readings: int) -> tuple[float, dict[str, float]]:
     ctx = PlatformContext(settings=settings, app=_app(settings, settings.app_id), metrics=Metrics())
     processor = coldchain.register(ctx)
-    state: dict[str, Any] = {"started": None, "finished": None}
-    process = processor.process
+    state: dict[str, Any] = {"started": None, "finished": None, "last": None}
+    prepare, complete = processor.prepare, processor.complete
     registry = ctx.metrics.registry
 
-    async def timed(events: list[Any]) -> None:
+    def timed_prepare(events: list[Any]) -> Any:
         if state["started"] is None:
             state["started"] = time.monotonic()
-        await process(events)
-        done = registry.get_sample_value("bloodtrace_coldchain_readings_total") or 0
-        if done >= readings and state["finished"] is None:
+        prepared = prepare(events)
+        checked = registry.get_sample_value("bloodtrace_coldchain_readings_total") or 0
+        if checked >= readings and state["last"] is None:
+            state["last"] = prepared  # the batch holding the last reading
+        return prepared
+
+    def timed_complete(prepared: Any) -> None:
+        # Done when the batch holding the last reading is written and its tables updated.
+        complete(prepared)
+        if prepared is state["last"] and state["finished"] is None:
             state["finished"] = time.monotonic()
 
-    processor.process = timed  # type: ignore[method-assign]
+    processor.prepare = timed_prepare  # type: ignore[method-assign]
+    processor.complete = timed_complete  # type: ignore[method-assign]
     try:
         seconds = asyncio.run(_time_consumption(ctx.app, state))
     finally:

@@ -25,14 +25,16 @@ deterministic.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import weakref
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import faust
 import orjson
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
     from streams.app import PlatformContext
 
 log = logging.getLogger("bloodtrace.coldchain")
+P = TypeVar("P")
 
 TEMPERATURE = "storage.temperature_recorded"
 RETURNED = "unit.returned"
@@ -103,6 +106,53 @@ def set_from(table: Any, key: str, value: Any, event: Any) -> None:
         table[key] = value
     finally:
         _current_event.reset(token)
+
+
+async def run_pipelined(
+    ctx: PlatformContext,
+    stream: Any,
+    prepare: Callable[[list[Any]], P],
+    write: Callable[[P], None],
+    complete: Callable[[P], None],
+    reset: Callable[[], None],
+) -> None:
+    """Consume ``stream`` a batch at a time: ``prepare`` on the event loop, ``write`` in the
+    warehouse thread while the next batch is gathered (the thread takes them in order), then
+    ``complete`` back on the loop and the batch is acknowledged. A batch is acknowledged only
+    once written, so a crash re-reads it; a failed write is raised here (after ``reset``) and
+    the agent restarts. The same shape as the platform's validate-and-store agent."""
+    settings = ctx.settings
+    loop = asyncio.get_running_loop()
+    in_flight: deque[asyncio.Future[None]] = deque()
+    acks: set[asyncio.Task[None]] = set()
+
+    def finish(events: list[Any], prepared: P, future: asyncio.Future[None]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        complete(prepared)
+        ctx.track(events)
+        task = loop.create_task(_ack(stream, events))
+        acks.add(task)
+        task.add_done_callback(acks.discard)
+
+    try:
+        async for events in stream.noack().take_events(
+            settings.sink_batch_size, within=settings.sink_batch_seconds
+        ):
+            prepared = prepare(events)
+            future = loop.run_in_executor(ctx.warehouse_executor, write, prepared)
+            future.add_done_callback(partial(finish, events, prepared))
+            in_flight.append(future)
+            while len(in_flight) > 1 or (in_flight and in_flight[0].done()):
+                await in_flight.popleft()
+    except BaseException:
+        reset()
+        raise
+
+
+async def _ack(stream: Any, events: list[Any]) -> None:
+    for event in events:
+        await stream.ack(event)
 
 
 # ---- alerts, in words a person can act on --------------------------------------------------
@@ -246,6 +296,15 @@ def gap_alert(monitor: Monitor, reference: datetime) -> Alert:
 
 # ---- the processor -------------------------------------------------------------------------
 @dataclass
+class Prepared:
+    """One batch after the rules: what to write, then the table updates that follow."""
+
+    work: BatchWork
+    table_writes: list[tuple[Any, dict[str, tuple[dict[str, Any], Any]]]]
+    monitors_written: list[str]
+
+
+@dataclass
 class Sensor:
     """What the silence check needs about one piece of equipment."""
 
@@ -323,15 +382,10 @@ class ColdChain:
         self.contents_cache.clear()
         self.flushed.clear()
 
-    # -- one batch ------------------------------------------------------------------------
-    async def process(self, events: list[Any]) -> None:
-        try:
-            await self._process(events)
-        except BaseException:
-            self._forget_index()  # the cached states hold this batch: drop them
-            raise
-
-    async def _process(self, events: list[Any]) -> None:
+    # -- one batch: prepared on the event loop, written in the warehouse thread ---------------
+    def prepare(self, events: list[Any]) -> Prepared:
+        """Run the rules over a batch (state in memory); what to persist and the table
+        writes that follow it."""
         work = BatchWork()
         readings: dict[str, list[tuple[Reading, Any]]] = defaultdict(list)
         movements: dict[str, list[tuple[Movement, Any]]] = defaultdict(list)
@@ -347,7 +401,19 @@ class ColdChain:
         gaps = self._gap_alerts()
         self.metrics.gaps.inc(len(gaps))
         work.alerts.extend(gaps)
-        effects = work.effects
+        return Prepared(
+            work,
+            [
+                (self.units, unit_writes),
+                (self.monitors, monitor_writes),
+                (self.contents, contents_writes),
+            ],
+            list(monitor_writes),
+        )
+
+    def write(self, prepared: Prepared) -> None:
+        """In the warehouse thread: rows, alerts and movements of one batch."""
+        work, effects = prepared.work, prepared.work.effects
         if (
             effects.excursions
             or effects.flags
@@ -355,18 +421,21 @@ class ColdChain:
             or work.alerts
             or work.movements
         ):
-            await self.ctx.in_warehouse(self._persist, work)
-        # Tables last: a crash before this point replays the batch against the old state.
-        for table, writes in (
-            (self.units, unit_writes),
-            (self.monitors, monitor_writes),
-            (self.contents, contents_writes),
-        ):
+            self._persist(work)
+
+    def complete(self, prepared: Prepared) -> None:
+        """Once the batch is written: the tables (a crash before this point replays the
+        batch against the old state)."""
+        for table, writes in prepared.table_writes:
             for key, (value, event) in writes.items():
                 set_from(table, key, value, event)
         now = time.monotonic()
-        for equipment in monitor_writes:
+        for equipment in prepared.monitors_written:
             self.flushed[equipment] = now
+
+    def reset(self) -> None:
+        """A batch failed: the cached states hold it, so the tables are the truth again."""
+        self._forget_index()
 
     def _classify(
         self,
@@ -615,11 +684,9 @@ def register(ctx: PlatformContext) -> ColdChain:
 
     @app.agent(source, name="coldchain")
     async def coldchain(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            await processor.process(events)
-            ctx.track(events)
+        await run_pipelined(
+            ctx, stream, processor.prepare, processor.write, processor.complete, processor.reset
+        )
 
     @app.timer(interval=settings.coldchain.silence_check_seconds)
     async def silent_sensors() -> None:

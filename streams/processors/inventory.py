@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ from models.inventory import (
     settle,
 )
 from streams.processors import inventory_store as store
-from streams.processors.coldchain import din_code, event_time
+from streams.processors.coldchain import din_code, event_time, run_pipelined
 
 if TYPE_CHECKING:
     from infra.settings import Settings
@@ -92,6 +93,13 @@ def level_alert(t: Transition, as_of: datetime, previous_since: datetime | None)
     )
 
 
+@dataclass(frozen=True)
+class Work:
+    dins: set[str]
+    as_of: datetime
+    evaluate: bool
+
+
 class Inventory:
     def __init__(self, ctx: PlatformContext) -> None:
         self.ctx = ctx
@@ -116,7 +124,8 @@ class Inventory:
             "bloodtrace_inventory_evaluations", "Level evaluations", registry=registry
         )
 
-    async def process(self, events: list[Any]) -> None:
+    def prepare(self, events: list[Any]) -> Work | None:
+        """On the event loop: the donations a batch touches, and whether to evaluate."""
         dins: set[str] = set()
         latest: datetime | None = None
         for event in events:
@@ -132,12 +141,18 @@ class Inventory:
         if latest is not None and (self.watermark is None or latest > self.watermark):
             self.watermark = latest
         if self.watermark is None:
-            return
+            return None
         due = self.next_due is None or self.watermark >= self.next_due
         self.pending = self.pending or bool(dins) or due
         soon = time.monotonic() - self.evaluated < self.rules.evaluate_min_seconds
         if dins or (self.pending and not soon):
-            await self.ctx.in_warehouse(self.update, dins, self.watermark, not soon)
+            return Work(dins, self.watermark, not soon)
+        return None
+
+    def write(self, work: Work | None) -> None:
+        """In the warehouse thread."""
+        if work is not None:
+            self.update(work.dins, work.as_of, work.evaluate)
 
     async def flush(self) -> None:
         """Evaluate levels left pending by the rate limit (a timer calls this)."""
@@ -236,11 +251,9 @@ def register(ctx: PlatformContext) -> None:
 
     @app.agent(source, name="inventory")
     async def inventory(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            await processor.process(events)
-            ctx.track(events)
+        await run_pipelined(
+            ctx, stream, processor.prepare, processor.write, lambda _: None, lambda: None
+        )
 
     @app.timer(interval=settings.inventory.evaluate_min_seconds)
     async def pending_levels() -> None:
