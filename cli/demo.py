@@ -56,6 +56,19 @@ def _start_platform(settings: Settings) -> subprocess.Popen[bytes]:
     )
 
 
+def _stop_leftover_broker(settings: Settings) -> None:
+    """A platform killed before its clean shutdown leaves the embedded broker running."""
+    from infra.broker import EmbeddedBroker
+
+    pid_file = settings.data_path / "run" / "broker.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return
+    broker = EmbeddedBroker(pid, settings.embedded_broker_port, pid_file, pid_file)
+    broker.stop()
+
+
 def _wait_for_pipeline(settings: Settings, target: int) -> dict[str, Any]:
     """Until accepted + duplicates + rejected-by-stream covers what was sent and lag is 0."""
     with Progress(
@@ -130,6 +143,8 @@ def register(app: typer.Typer) -> None:
                         started_here.wait(90)
                     except subprocess.TimeoutExpired:
                         started_here.kill()
+                        started_here.wait(10)
+                    _stop_leftover_broker(settings)
         summary = _summary(settings, sent, status, jobs, time.perf_counter() - began)
         if as_json:
             print_json(summary)
