@@ -17,7 +17,7 @@ recipients as (
         toStartOfMonth(moved_on) as use_month,
         facility_id as hospital_id,
         component_type,
-        uniqExactIf(recipient_id, sign > 0) as recipients
+        uniqExactIf(recipient_key, sign > 0) as recipients
     from {{ ref('fct_unit_movements') }}
     where movement = 'transfused'
     group by use_month, hospital_id, component_type
