@@ -231,8 +231,6 @@ movements as (
     select
         cityHash64(din, product_code) as unit_key,
         cityHash64(event_id, product_code, movement) as movement_id,
-        din,
-        product_code,
         toLowCardinality(movement) as movement,
         movement_rank,
         moved_at,
@@ -257,6 +255,8 @@ unit_attributes as (
 
     select
         cityHash64(din, product_code) as unit_key,
+        din,
+        product_code,
         toLowCardinality(unit_component_type) as component_type,
         toLowCardinality(unit_abo_rh) as abo_rh,
         unit_units as units,

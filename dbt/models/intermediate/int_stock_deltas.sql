@@ -26,61 +26,56 @@ movements as (
 
 changes as (
 
-    -- into a stock state, unless the unit had already expired
-    select moved_on as stock_date, location_id, abo_rh, component_type, state,
-        sign * units as delta, toDecimal64(0, 3) as issued, built_at
+    -- Up to four changes per movement, made in one pass over the new ledger rows:
+    --   into a stock state (unless already expired): +units now, -units at expiry;
+    --   out of the previous stock state, before its expiry: -units now, +units back at expiry;
+    -- and the units issued.
+    select
+        sign * units as signed_units,
+        expires_at is null or moved_at < expires_at as before_expiry,
+        state in {{ stock_states() }} and before_expiry as enters_stock,
+        previous_state in {{ stock_states() }} and before_expiry as leaves_stock,
+        {{ local_date('expires_at') }} as expires_on,
+        arrayJoin(arrayFilter(
+            change -> change.6,
+            [
+                (moved_on, location_id, state, signed_units, toDecimal64(0, 3),
+                    enters_stock),
+                (assumeNotNull(expires_on), location_id, state, -signed_units,
+                    toDecimal64(0, 3), enters_stock and expires_at is not null),
+                (moved_on, previous_location_id, previous_state, -signed_units,
+                    toDecimal64(0, 3), leaves_stock),
+                (assumeNotNull(expires_on), previous_location_id, previous_state, signed_units,
+                    toDecimal64(0, 3), leaves_stock and expires_at is not null),
+                (moved_on, facility_id, toLowCardinality(''), toDecimal64(0, 3), signed_units,
+                    movement = 'issued')
+            ]
+        )) as change,
+        change.1 as change_date,
+        change.2 as change_location_id,
+        change.3 as change_state,
+        change.4 as delta,
+        change.5 as issued,
+        abo_rh,
+        component_type,
+        built_at
     from movements
-    where state in {{ stock_states() }} and (expires_at is null or moved_at < expires_at)
-
-    union all
-
-    -- ... and out of it when it expires
-    select {{ local_date('expires_at') }} as stock_date, location_id, abo_rh, component_type,
-        state, -sign * units as delta, toDecimal64(0, 3) as issued, built_at
-    from movements
-    where state in {{ stock_states() }} and expires_at is not null and moved_at < expires_at
-
-    union all
-
-    -- out of the previous stock state by this movement, before the expiry
-    select moved_on as stock_date, previous_location_id as location_id, abo_rh, component_type,
-        previous_state as state, -sign * units as delta, toDecimal64(0, 3) as issued, built_at
-    from movements
-    where previous_state in {{ stock_states() }}
-        and (expires_at is null or moved_at < expires_at)
-
-    union all
-
-    -- ... so that expiry no longer takes it out
-    select {{ local_date('expires_at') }} as stock_date, previous_location_id as location_id,
-        abo_rh, component_type, previous_state as state, sign * units as delta,
-        toDecimal64(0, 3) as issued, built_at
-    from movements
-    where previous_state in {{ stock_states() }}
-        and expires_at is not null and moved_at < expires_at
-
-    union all
-
-    select moved_on as stock_date, facility_id as location_id, abo_rh, component_type,
-        '' as state, toDecimal64(0, 3) as delta, sign * units as issued, built_at
-    from movements
-    where movement = 'issued'
 
 ),
 
 final as (
 
     select
-        assumeNotNull(stock_date) as stock_date,
-        location_id,
+        change_date as stock_date,
+        change_location_id as location_id,
         abo_rh,
         component_type,
-        state,
+        change_state as state,
         sum(delta) as delta_units,
         sum(issued) as issued_units,
         max(built_at) as source_built_at
     from changes
-    group by stock_date, location_id, abo_rh, component_type, state
+    group by change_date, change_location_id, abo_rh, component_type, change_state
 
 )
 

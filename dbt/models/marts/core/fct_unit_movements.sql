@@ -100,8 +100,8 @@ history as (
     select
         sequenced.unit_key as unit_key,
         sequenced.movement_id as movement_id,
-        sequenced.din as din,
-        sequenced.product_code as product_code,
+        unit_attributes.din as din,
+        unit_attributes.product_code as product_code,
         unit_attributes.component_type as component_type,
         unit_attributes.abo_rh as abo_rh,
         unit_attributes.units as units,
