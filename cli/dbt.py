@@ -7,11 +7,16 @@ otherwise dbt runs in this process (infra.dbt_runner), printing its usual output
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from cli._output import console, fail, print_json, print_table
 from cli._platform import api_call, platform_is_up
 from infra.errors import BloodtraceError
+
+if TYPE_CHECKING:
+    from infra.dbt_runner import DbtResult
 
 HELP = """Run any dbt command on the platform's warehouse: `bloodtrace dbt build`,
 `bloodtrace dbt run --select marts`, `bloodtrace dbt docs generate`, `bloodtrace dbt source
@@ -47,7 +52,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(args: list[str]) -> bool:
-    from infra.dbt_runner import DbtResult, run_dbt
+    from infra.dbt_runner import DbtResult, run_dbt  # dbt loads only when needed
     from infra.settings import get_settings
 
     settings = get_settings()
@@ -66,10 +71,7 @@ def _run(args: list[str]) -> bool:
     return run_dbt(settings, args).success
 
 
-def _print_remote(result: object) -> None:
-    from infra.dbt_runner import DbtResult
-
-    assert isinstance(result, DbtResult)
+def _print_remote(result: DbtResult) -> None:
     if result.output:
         for line in result.output:
             console.print(line, highlight=False)
