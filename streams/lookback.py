@@ -385,10 +385,11 @@ def plan_lookback(
         lookback_id,
         scope,
         notices,
+        # The header last: a lookback that can be listed is complete.
         {
-            "lookbacks": (LOOKBACK_COLUMNS, [lookback_row]),
             "lookback_units": (UNIT_COLUMNS, unit_rows),
             "recall_notices": (NOTICE_COLUMNS, notice_rows),
+            "lookbacks": (LOOKBACK_COLUMNS, [lookback_row]),
         },
         alert,
     )

@@ -144,10 +144,17 @@ def test_split_unit_transfusion_then_reactive_donation(platform: ThreadPlatform)
     assert event.payload.addressed_to == "H02"  # type: ignore[attr-defined]
     assert event.payload.dins == [SPLIT] and event.payload.lookback_id == LOOKBACK  # type: ignore[attr-defined]
 
-    # The alert, with its evidence, in both languages.
-    rows = client.query(
-        "select message_en, message_zh, evidence from alerts where rule = 'lookback.opened'"
-    ).result_rows
+    # The alert, with its evidence, in both languages (it reaches its table via the alerts
+    # topic, a moment after the lookback's own rows).
+    rows = wait_until(
+        lambda: (
+            client.query(
+                "select message_en, message_zh, evidence from alerts where rule = 'lookback.opened'"
+            ).result_rows
+        ),
+        15,
+        what="the lookback alert",
+    )
     assert len({r[2] for r in rows}) == 1
     evidence = orjson.loads(rows[0][2])
     assert evidence["earlier_donations"] == [SPLIT] and evidence["recipients"] == [RECIPIENT]
