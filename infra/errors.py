@@ -16,7 +16,8 @@ Every error the platform raises on purpose is a :class:`BloodtraceError`. Lower-
     ├── EventRejected                    an event breaks its contract (terminal, has a reason code)
     ├── InvalidIdentifier                a DIN, product code or ABO/RhD code is malformed (terminal)
     ├── NotFound                         an asked-for unit, donor, recipient or lookback is unknown
-    └── PlatformNotRunning               the platform's HTTP API does not answer (transient)
+    ├── PlatformNotRunning               the platform's HTTP API does not answer (transient)
+    └── DataDirInUse                     another platform or command holds the data directory
 
 ``transient`` tells a caller whether the same call may succeed later (retry) or never will (fix
 the input or the configuration). ``hint`` says what to do. ``fields`` carries structured detail
@@ -123,3 +124,10 @@ class PlatformNotRunning(BloodtraceError):
     transient = True
     exit_code = 3
     http_status = 503
+
+
+class DataDirInUse(BloodtraceError):
+    """Another process holds <data_dir>/run/platform.lock (infra/runlock.py)."""
+
+    exit_code = 4
+    http_status = 409
