@@ -5,6 +5,7 @@ No mocks: the broker is the embedded Tansu binary, the warehouse is chDB in a te
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -88,6 +89,19 @@ def durable_broker(tmp: Path) -> Iterator[DurableBroker]:
         yield handle
     finally:
         handle.stop()
+
+
+def kill_embedded_broker(settings: Settings) -> list[int]:
+    """SIGKILL the Tansu and weed a platform started for itself (found by their pid files
+    under <data_dir>/broker), as a crash would; returns their pids. The next platform start
+    on this data directory starts them again on the same storage."""
+    pids = []
+    for name in ("tansu.json", "objectstore.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            pids.append(int(json.loads((settings.data_path / "broker" / name).read_text())["pid"]))
+    for pid in pids:
+        kill_and_wait(pid)
+    return pids
 
 
 def embedded_settings(tmp: Path, storage: str = "memory", **overrides: Any) -> Settings:
