@@ -35,10 +35,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def tansu(tmp: Path) -> Iterator[str]:
-    """A Tansu broker (memory storage) on a free port; yields its bootstrap address."""
+def tansu(tmp: Path, port: int | None = None) -> Iterator[str]:
+    """A Tansu broker (in memory) on a free port or the given one; yields its address."""
     settings = Settings(
-        data_dir=tmp, embedded_broker_port=free_port(), embedded_broker_storage="memory"
+        data_dir=tmp, embedded_broker_port=port or free_port(), embedded_broker_storage="memory"
     )
     broker: EmbeddedBroker = start_embedded_broker(settings)
     try:
