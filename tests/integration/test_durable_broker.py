@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 from events_factory import donation
-from harness import durable_broker, platform_settings, thread_platform, wait_until
+from harness import (
+    durable_broker,
+    embedded_settings,
+    kill_embedded_broker,
+    platform_settings,
+    query_in_child,
+    start_process_platform,
+    thread_platform,
+    wait_until,
+)
 
 from infra.broker import ensure_topics
 from infra.warehouse import thread_client
@@ -43,3 +52,19 @@ def test_acknowledged_events_survive_sigkill_of_broker_and_storage(
                 f"{N} events stored",
             )
     assert tuple(rows) == (N, N)
+
+
+def test_platform_tansu_and_weed_killed_together_lose_nothing(tmp_path: Path) -> None:
+    settings = embedded_settings(tmp_path, storage="s3")  # `serve` starts its own broker
+    first = start_process_platform(settings, "first.log")
+    with Producer(settings) as producer:
+        assert all(producer.send(donation(i)).accepted for i in range(N))
+        assert producer.flush(60).delivered == N
+    first.kill()
+    assert len(kill_embedded_broker(settings)) == 2  # Tansu and weed, SIGKILLed too
+    second = start_process_platform(settings, "second.log")  # starts both again on the storage
+    try:
+        wait_until(lambda: second.status()["tables"]["events"] >= N, 120, 0.5, "events stored")
+    finally:
+        second.stop()
+    assert query_in_child(settings, "select count(), uniqExact(event_id) from events") == [N, N]

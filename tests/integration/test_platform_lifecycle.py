@@ -45,7 +45,7 @@ def test_second_serve_is_refused_and_the_first_stays_healthy(tmp_path: Path) -> 
                 text=True,
                 timeout=120,
             )
-            for cmd in (["serve"], ["migrate"], ["serve"])
+            for cmd in (["serve"], ["migrate"])
         ]
         done.wait(3)  # keep polling a while after the refusals
     finally:
