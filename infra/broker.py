@@ -147,14 +147,24 @@ def _read_pid_file(pid_file: Path) -> dict[str, Any]:
 def start_embedded_broker(settings: Settings, *, timeout: float = 15.0) -> EmbeddedBroker:
     """Start Tansu (and its S3 storage server when storage is s3), or adopt the ones a previous
     run left; wait until Tansu answers metadata."""
-    broker_dir = settings.data_path / "broker"
-    broker_dir.mkdir(parents=True, exist_ok=True)
-    pid_file = broker_pid_file(settings)
-    log_file = broker_dir / "tansu.log"
-    port = settings.embedded_broker_port
+    broker_pid_file(settings).parent.mkdir(parents=True, exist_ok=True)
     durable = settings.embedded_broker_storage == "s3"
     # Storage first: a Tansu still running after weed was killed needs weed back on its port.
     store = start_object_store(settings) if durable else None
+    try:
+        return _start_or_adopt_tansu(settings, store, timeout)
+    except BaseException:  # a failed start, or SIGTERM/Ctrl-C meanwhile: leave nothing running
+        if store is not None:
+            store.stop()  # only if this process owns it
+        raise
+
+
+def _start_or_adopt_tansu(
+    settings: Settings, store: ObjectStore | None, timeout: float
+) -> EmbeddedBroker:
+    pid_file = broker_pid_file(settings)
+    log_file = pid_file.with_name("tansu.log")
+    port = settings.embedded_broker_port
     state = _read_pid_file(pid_file)
     old_pid, owner = state.get("pid"), state.get("owner")
     if isinstance(old_pid, int) and pid_alive(old_pid) and _port_open("127.0.0.1", port):
@@ -196,19 +206,28 @@ def start_embedded_broker(settings: Settings, *, timeout: float = 15.0) -> Embed
         )
     broker = EmbeddedBroker(proc.pid, port, pid_file, log_file, store)
     _write_pid_file(broker, settings)
+    try:
+        _wait_answering(settings, proc, timeout)
+    except BaseException:
+        broker.stop()
+        raise
+    return broker
+
+
+def _wait_answering(settings: Settings, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    port = settings.embedded_broker_port
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            broker.stop()
             raise BrokerUnavailable(
-                f"The embedded broker exited with code {proc.returncode}; see {log_file}."
+                f"The embedded broker exited with code {proc.returncode}; "
+                f"see {broker_pid_file(settings).with_name('tansu.log')}."
             )
         if _port_open("127.0.0.1", port):
             with contextlib.suppress(BrokerUnavailable):
                 check_broker(settings, timeout=2)
-                return broker
+                return
         time.sleep(0.05)
-    broker.stop()
     raise BrokerUnavailable(f"The embedded broker did not answer within {timeout:.0f} s.")
 
 

@@ -214,7 +214,7 @@ def start_object_store(settings: Settings, *, timeout: float = 60.0) -> ObjectSt
     _write_state(store)
     try:
         _wait_healthy(store, proc, timeout)
-    except BrokerUnavailable:
+    except BaseException:  # a failed start, or SIGTERM/Ctrl-C while waiting: leave nothing
         store.stop()
         raise
     return store
