@@ -15,12 +15,11 @@ import hashlib
 import importlib
 import logging
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any, TypeVar
 
 import faust
@@ -34,6 +33,8 @@ from models.alerts import ALERT_COLUMNS, Alert, alert_row
 from models.events import partition_key
 from models.validation import parse_event
 from sdk.producer import dead_letter_record
+from streams import consumer_guard
+from streams.batching import run_pipelined
 from streams.metrics import Metrics
 from streams.sinks.warehouse import Rejected, Sourced, WarehouseSink
 
@@ -41,6 +42,7 @@ log = logging.getLogger("bloodtrace.streams")
 from sdk.producer import KAFKA_LOG  # noqa: E402  (one logger, configured there)
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 PROCESSORS: list[str] = [
     "streams.processors.lifecycle",
@@ -68,6 +70,33 @@ class PlatformContext:
     async def in_warehouse(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.warehouse_executor, fn, *args)
+
+    async def run_batches(
+        self,
+        stream: Any,
+        prepare: Callable[[list[Any]], P],
+        write: Callable[[P], Any],
+        complete: Callable[[P], None] | None = None,
+        reset: Callable[[], None] | None = None,
+    ) -> None:
+        """Consume an agent's stream with the one batching primitive (streams.batching):
+        written in the warehouse thread, then tracked for lag and acknowledged."""
+
+        def done(events: list[Any], prepared: P) -> None:
+            if complete is not None:
+                complete(prepared)
+            self.track(events)
+
+        await run_pipelined(
+            stream,
+            executor=self.warehouse_executor,
+            batch_size=self.settings.sink_batch_size,
+            batch_seconds=self.settings.sink_batch_seconds,
+            prepare=prepare,
+            write=write,
+            complete=done,
+            reset=reset or (lambda: None),
+        )
 
     def sink(self, topic: str) -> WarehouseSink:
         """A warehouse sink bound to the warehouse thread's client (call in that thread)."""
@@ -145,6 +174,7 @@ class PlatformContext:
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> PlatformContext:
+    consumer_guard.install()
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
@@ -244,35 +274,14 @@ def _register_ingest(ctx: PlatformContext) -> None:
         for reason, count in skipped.items():
             metrics.skipped.labels(reason)._value.set(count)
 
+    def records_of(events: list[Any]) -> list[tuple[bytes, int, int]]:
+        return [(_raw(e.value), e.message.partition, e.message.offset) for e in events]
+
     @app.agent(raw_topic, name="validate-and-store")
     async def validate_and_store(stream: faust.StreamT[bytes]) -> None:
         # Each batch is processed in the warehouse thread while this loop gathers the next
-        # one (the thread takes them in order). A batch is acknowledged only once it is
-        # processed, so a crash at any point re-reads it, and the sink makes that harmless.
-        loop = asyncio.get_running_loop()
-        in_flight: deque[asyncio.Future[int]] = deque()
-        acks: set[asyncio.Task[None]] = set()
-
-        def acknowledge(events: Sequence[Any], future: asyncio.Future[int]) -> None:
-            if future.cancelled() or future.exception() is not None:
-                return
-            ctx.track(events)
-            task = loop.create_task(_ack_all(stream, events))
-            acks.add(task)
-            task.add_done_callback(acks.discard)
-
-        async for events in stream.noack().take_events(
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            records = [
-                (_raw(event.value), event.message.partition, event.message.offset)
-                for event in events
-            ]
-            future = loop.run_in_executor(ctx.warehouse_executor, process_batch, records)
-            future.add_done_callback(partial(acknowledge, events))
-            in_flight.append(future)
-            while len(in_flight) > 1 or (in_flight and in_flight[0].done()):
-                await in_flight.popleft()  # re-raises a failed batch: the agent restarts
+        # one; it is acknowledged only once processed, so a crash at any point re-reads it.
+        await ctx.run_batches(stream, records_of, process_batch)
 
     def write_rejected(items: list[Rejected]) -> int:
         written = sink_for("events.deadletter").write_rejected(items)
@@ -366,11 +375,6 @@ def stream_rejection_id(raw: bytes, partition: int, offset: int) -> str:
 
 def _raw(value: Any) -> bytes:
     return value if isinstance(value, bytes) else bytes(value or b"")
-
-
-async def _ack_all(stream: Any, events: Sequence[Any]) -> None:
-    for event in events:
-        await stream.ack(event)
 
 
 def retrying(write: Callable[[], T], *, attempts: int = 0) -> T:
