@@ -210,7 +210,14 @@ def _register_ingest(ctx: PlatformContext) -> None:
             except EventRejected as exc:
                 metrics.rejected.labels(exc.reason).inc()
                 refused.append(
-                    dead_letter_record(raw, exc.reason, exc.detail, "stream", _loose(raw))
+                    dead_letter_record(
+                        raw,
+                        exc.reason,
+                        exc.detail,
+                        "stream",
+                        _loose(raw),
+                        raw_limit=settings.ingest.dead_letter_raw_bytes,
+                    )
                 )
                 continue
             good.append(Sourced(parsed, raw, partition, offset))
@@ -255,7 +262,7 @@ def _register_ingest(ctx: PlatformContext) -> None:
 
     def write_rejected(items: list[Rejected]) -> int:
         sink = sink_for("events.deadletter")
-        written = sink.write_rejected(items)
+        written = sink.write_rejected(items, settings.ingest.dead_letter_raw_bytes)
         metrics.rows_written.labels("rejected_events")._value.set(
             sink.stats.rows_written.get("rejected_events", 0)
         )
@@ -301,9 +308,10 @@ def _register_ingest(ctx: PlatformContext) -> None:
 
 
 def _loose(raw: bytes) -> Any:
+    """The JSON in ``raw`` if there is any (for the ids a rejection record names), else None."""
     try:
         return orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError:  # also what orjson raises past its nesting limit
         return None
 
 
@@ -322,7 +330,11 @@ def _rejected_from_record(event: Any) -> Rejected:
         )
     try:
         rejected_at = datetime.fromisoformat(str(record.get("rejected_at")))
+        if rejected_at.tzinfo is None:
+            rejected_at = rejected_at.replace(tzinfo=UTC)
     except ValueError:
+        rejected_at = datetime.now(UTC)
+    if not 2000 <= rejected_at.year < 2200:  # a column the warehouse can hold, whoever wrote it
         rejected_at = datetime.now(UTC)
     return Rejected(
         reason=str(record["reason"]),
@@ -335,7 +347,14 @@ def _rejected_from_record(event: Any) -> Rejected:
         event_type=str(record.get("event_type", "")),
         facility_id=str(record.get("facility_id", "")),
         rejected_at=rejected_at,
+        raw_size=_size(record.get("raw_size")),
+        raw_sha256=str(record.get("raw_sha256") or "")[:64],
     )
+
+
+def _size(value: Any) -> int | None:
+    """A record's raw_size, if it carries a plausible one (older records do not)."""
+    return value if type(value) is int and 0 <= value < 1 << 63 else None
 
 
 def _drop_known_event_ids(sink: WarehouseSink, items: list[Sourced]) -> list[Sourced]:
