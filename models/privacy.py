@@ -21,7 +21,9 @@ NATIONAL_ID_MASK = "[national-id]"
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _CANDIDATE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
-_CANDIDATE_BYTES = re.compile(rb"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+# Every digit as "9", anything else as a space: a national ID needs 17 digits in a row.
+_DIGITS_ONLY = bytes(0x39 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_SEVENTEEN_DIGITS = b"9" * 17
 _PSEUDONYM = re.compile(r"ps_[0-9a-f]{32}")
 # The longest a pseudonym reaches on either side of a candidate inside it.
 _PSEUDONYM_REACH = 35
@@ -61,7 +63,7 @@ def _spans(text: str) -> list[tuple[int, int]]:
 
 def may_hold_national_id(data: bytes) -> bool:
     """A fast first look at raw bytes: False means no national ID number can be in them."""
-    return _CANDIDATE_BYTES.search(data) is not None
+    return _SEVENTEEN_DIGITS in data.translate(_DIGITS_ONLY)  # two C passes: hot path
 
 
 def contains_national_id(text: str) -> bool:

@@ -307,8 +307,11 @@ def _register_ingest(ctx: PlatformContext) -> None:
         ctx.update_lag()
 
 
-def _loose(raw: bytes) -> Any:
-    """The JSON in ``raw`` if there is any (for the ids a rejection record names), else None."""
+def _loose(raw: bytes, limit: int = 1 << 20) -> Any:
+    """The JSON in ``raw`` if there is any (for the ids a rejection record names), else None.
+    Past ``limit`` bytes it is not parsed at all: a poison message may be any size."""
+    if len(raw) > limit:
+        return None
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:  # also what orjson raises past its nesting limit
