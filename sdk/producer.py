@@ -124,6 +124,7 @@ def dead_letter_record(
     raw_limit: int = DEAD_LETTER_RAW_BYTES,
     raw_size: int | None = None,
     raw_sha256: str | None = None,
+    rejection_id: str | None = None,
 ) -> bytes:
     """The dead-letter message for a refused input: always small (the raw bytes cut to
     ``raw_limit``, with their full size and SHA-256) and free of national ID numbers, so it can
@@ -133,6 +134,7 @@ def dead_letter_record(
     evidence = raw_evidence(raw, raw_limit, shown=redact(raw))
     return orjson.dumps(
         {
+            "rejection_id": rejection_id or uuid.uuid4().hex,
             "rejected_at": datetime.now(UTC).isoformat(),
             "source": source,
             "reason": reason,
