@@ -355,7 +355,7 @@ def _rejected_from_record(event: Any) -> Rejected:
     if not 2000 <= rejected_at.year < 2200:  # a column the warehouse can hold, whoever wrote it
         rejected_at = datetime.now(UTC)
     return Rejected(
-        reason=str(record["reason"]),
+        reason=mask_short(str(record["reason"]), 100),  # also a metrics label
         detail=str(record.get("detail", "")),
         raw=str(record.get("raw", "")).encode(),
         source=str(record.get("source", "")),
