@@ -31,6 +31,7 @@ from infra.settings import Settings
 from infra.warehouse import thread_client
 from models.alerts import ALERT_COLUMNS, Alert, alert_row
 from models.events import partition_key
+from models.privacy import mask_short
 from models.validation import parse_event
 from sdk.producer import dead_letter_record
 from streams import consumer_guard
@@ -248,6 +249,7 @@ def _register_ingest(ctx: PlatformContext) -> None:
                         exc.detail,
                         "stream",
                         _loose(raw),
+                        raw_limit=settings.ingest.dead_letter_raw_bytes,
                         rejection_id=stream_rejection_id(raw, partition, offset),
                     )
                 )
@@ -284,7 +286,8 @@ def _register_ingest(ctx: PlatformContext) -> None:
         await ctx.run_batches(stream, records_of, process_batch)
 
     def write_rejected(items: list[Rejected]) -> int:
-        written = sink_for("events.deadletter").write_rejected(items)
+        sink = sink_for("events.deadletter")
+        written = sink.write_rejected(items, settings.ingest.dead_letter_raw_bytes)
         publish_sink_stats()
         return written
 
@@ -328,10 +331,14 @@ def _register_ingest(ctx: PlatformContext) -> None:
         ctx.update_lag()
 
 
-def _loose(raw: bytes) -> Any:
+def _loose(raw: bytes, limit: int = 1 << 20) -> Any:
+    """The JSON in ``raw`` if there is any (for the ids a rejection record names), else None.
+    Past ``limit`` bytes it is not parsed at all: a poison message may be any size."""
+    if len(raw) > limit:
+        return None
     try:
         return orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError:  # also what orjson raises past its nesting limit
         return None
 
 
@@ -350,10 +357,14 @@ def _rejected_from_record(event: Any) -> Rejected:
         )
     try:
         rejected_at = datetime.fromisoformat(str(record.get("rejected_at")))
+        if rejected_at.tzinfo is None:
+            rejected_at = rejected_at.replace(tzinfo=UTC)
     except ValueError:
         rejected_at = datetime.now(UTC)
+    if not 2000 <= rejected_at.year < 2200:  # a column the warehouse can hold, whoever wrote it
+        rejected_at = datetime.now(UTC)
     return Rejected(
-        reason=str(record["reason"]),
+        reason=mask_short(str(record["reason"]), 100),  # also a metrics label
         detail=str(record.get("detail", "")),
         raw=str(record.get("raw", "")).encode(),
         source=str(record.get("source", "")),
@@ -363,8 +374,15 @@ def _rejected_from_record(event: Any) -> Rejected:
         event_type=str(record.get("event_type", "")),
         facility_id=str(record.get("facility_id", "")),
         rejected_at=rejected_at,
-        rejection_id=str(record.get("rejection_id", "")),
+        rejection_id=mask_short(str(record.get("rejection_id", "")), 64),
+        raw_size=_size(record.get("raw_size")),
+        raw_sha256=str(record.get("raw_sha256") or "")[:64],
     )
+
+
+def _size(value: Any) -> int | None:
+    """A record's raw_size, if it carries a plausible one (older records do not)."""
+    return value if type(value) is int and 0 <= value < 1 << 63 else None
 
 
 def stream_rejection_id(raw: bytes, partition: int, offset: int) -> str:
