@@ -140,9 +140,9 @@ class ObjectStore:
             return
         kill_and_wait(self.pid)
         self.state_file.unlink(missing_ok=True)
-        for port in self.ports.values():  # weed's gRPC unix sockets outlive it
-            for kind in ("master", "volume", "filer", "s3"):
-                Path(f"/tmp/seaweedfs-{kind}-grpc-{port}.sock").unlink(missing_ok=True)
+        for port in self.ports.values():  # weed's unix sockets outlive it
+            for kind in ("master-grpc", "volume-grpc", "filer-grpc", "s3-grpc", "filer", "s3"):
+                Path(f"/tmp/seaweedfs-{kind}-{port}.sock").unlink(missing_ok=True)
 
 
 def _read_state(state_file: Path) -> dict[str, object]:
