@@ -55,6 +55,9 @@ MART_TABLES = [
     "inventory_daily",
     "inventory_days_below_level",
     "wastage_monthly",
+    "wastage_by_facility_monthly",
+    "test_discards_monthly",
+    "hospital_supply_daily",
     "donor_structure_monthly",
     "donor_retention_yearly",
     "donor_penetration_county",
@@ -257,9 +260,9 @@ def test_dbt_build_passes_every_model_data_test_and_unit_test(built: Built) -> N
     for node in result.nodes:
         by_type[node.resource_type] += 1
     assert by_type["model"] >= 50
-    assert by_type["seed"] == 14
+    assert by_type["seed"] == 15
     assert by_type["test"] >= 200
-    assert by_type["unit_test"] == 6
+    assert by_type["unit_test"] == 13
     assert all(n.status in ("success", "pass") for n in result.nodes)
     assert sum(n.seconds for n in result.nodes) > 0
 
@@ -469,7 +472,7 @@ def test_wastage_by_cause_component_and_facility(built: Built) -> None:
     rows = query(
         built.settings,
         f"select waste_month, facility_id, component_type, cause, discarded_units "
-        f"from {MARTS}.wastage_monthly",
+        f"from {MARTS}.wastage_by_facility_monthly",
     )
     assert expected
     got = {tuple(r[:4]): r[4] for r in rows}
