@@ -26,6 +26,7 @@ ROUTERS: list[str] = [
     "api.routes.inventory",
     "api.routes.coldchain",
     "api.routes.dbt",
+    "api.routes.figures",
 ]
 
 
