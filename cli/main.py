@@ -43,6 +43,9 @@ for _module in COMMAND_MODULES:
 
 def run() -> None:
     from cli._output import report
+    from infra import logmask
+
+    logmask.install()  # no national ID number in any log line of any command
 
     try:
         app()

@@ -11,15 +11,15 @@ module with ``register(ctx: PlatformContext) -> None``; list them in PROCESSORS.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 import logging
 import time
-from collections import deque
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any, TypeVar
 
 import faust
@@ -31,8 +31,11 @@ from infra.settings import Settings
 from infra.warehouse import thread_client
 from models.alerts import ALERT_COLUMNS, Alert, alert_row
 from models.events import partition_key
+from models.privacy import mask_short
 from models.validation import parse_event
 from sdk.producer import dead_letter_record
+from streams import consumer_guard
+from streams.batching import run_pipelined
 from streams.metrics import Metrics
 from streams.sinks.warehouse import Rejected, Sourced, WarehouseSink
 
@@ -40,6 +43,7 @@ log = logging.getLogger("bloodtrace.streams")
 from sdk.producer import KAFKA_LOG  # noqa: E402  (one logger, configured there)
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 PROCESSORS: list[str] = [
     "streams.processors.lifecycle",
@@ -67,6 +71,33 @@ class PlatformContext:
     async def in_warehouse(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.warehouse_executor, fn, *args)
+
+    async def run_batches(
+        self,
+        stream: Any,
+        prepare: Callable[[list[Any]], P],
+        write: Callable[[P], Any],
+        complete: Callable[[P], None] | None = None,
+        reset: Callable[[], None] | None = None,
+    ) -> None:
+        """Consume an agent's stream with the one batching primitive (streams.batching):
+        written in the warehouse thread, then tracked for lag and acknowledged."""
+
+        def done(events: list[Any], prepared: P) -> None:
+            if complete is not None:
+                complete(prepared)
+            self.track(events)
+
+        await run_pipelined(
+            stream,
+            executor=self.warehouse_executor,
+            batch_size=self.settings.sink_batch_size,
+            batch_seconds=self.settings.sink_batch_seconds,
+            prepare=prepare,
+            write=write,
+            complete=done,
+            reset=reset or (lambda: None),
+        )
 
     def sink(self, topic: str) -> WarehouseSink:
         """A warehouse sink bound to the warehouse thread's client (call in that thread)."""
@@ -144,6 +175,7 @@ class PlatformContext:
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> PlatformContext:
+    consumer_guard.install()
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
@@ -188,16 +220,17 @@ def _register_ingest(ctx: PlatformContext) -> None:
         # Refused first: once the batch is acknowledged, each must already be kept somewhere.
         if refused:
             ctx.forward(dead_letter_name, [(None, record) for record in refused])
-        sink = sink_for("events.raw")
-        fresh = _drop_known_event_ids(sink, good)
-        metrics.duplicates.inc(len(good) - len(fresh))
-        sink.write_events(fresh)
-        if fresh:
+        split = sink_for("events.raw").write_events(good)
+        metrics.duplicates.inc(len(split.resent))
+        # A message stored before a crash cut its batch short is forwarded again: its
+        # forwarding may not have happened (processors fold replays harmlessly).
+        onward = split.new + split.redelivered
+        if onward:
             ctx.forward(
                 valid_topic_name,
-                [(partition_key(item.event).encode(), item.raw) for item in fresh],
+                [(partition_key(item.event).encode(), item.raw) for item in onward],
             )
-        return len(fresh)
+        return len(split.new)
 
     def process_batch(records: list[tuple[bytes, int, int]]) -> int:
         """Validate, store and forward one batch; runs in the warehouse thread."""
@@ -210,7 +243,15 @@ def _register_ingest(ctx: PlatformContext) -> None:
             except EventRejected as exc:
                 metrics.rejected.labels(exc.reason).inc()
                 refused.append(
-                    dead_letter_record(raw, exc.reason, exc.detail, "stream", _loose(raw))
+                    dead_letter_record(
+                        raw,
+                        exc.reason,
+                        exc.detail,
+                        "stream",
+                        _loose(raw),
+                        raw_limit=settings.ingest.dead_letter_raw_bytes,
+                        rejection_id=stream_rejection_id(raw, partition, offset),
+                    )
                 )
                 continue
             good.append(Sourced(parsed, raw, partition, offset))
@@ -219,46 +260,35 @@ def _register_ingest(ctx: PlatformContext) -> None:
         metrics.accepted.inc(written)
         metrics.sink_batch_size.observe(len(records))
         metrics.sink_batch_seconds.observe(time.perf_counter() - started)
-        for table, count in sink_for("events.raw").stats.rows_written.items():
-            metrics.rows_written.labels(table)._value.set(count)
+        publish_sink_stats()
         return written
+
+    def publish_sink_stats() -> None:
+        written: dict[str, int] = defaultdict(int)
+        skipped: dict[str, int] = defaultdict(int)
+        for sink in list(sinks.values()):
+            for table, count in sink.stats.rows_written.items():
+                written[table] += count
+            for reason, count in sink.stats.skipped.items():
+                skipped[reason] += count
+        for table, count in written.items():
+            metrics.rows_written.labels(table)._value.set(count)
+        for reason, count in skipped.items():
+            metrics.skipped.labels(reason)._value.set(count)
+
+    def records_of(events: list[Any]) -> list[tuple[bytes, int, int]]:
+        return [(_raw(e.value), e.message.partition, e.message.offset) for e in events]
 
     @app.agent(raw_topic, name="validate-and-store")
     async def validate_and_store(stream: faust.StreamT[bytes]) -> None:
         # Each batch is processed in the warehouse thread while this loop gathers the next
-        # one (the thread takes them in order). A batch is acknowledged only once it is
-        # processed, so a crash at any point re-reads it, and the sink makes that harmless.
-        loop = asyncio.get_running_loop()
-        in_flight: deque[asyncio.Future[int]] = deque()
-        acks: set[asyncio.Task[None]] = set()
-
-        def acknowledge(events: Sequence[Any], future: asyncio.Future[int]) -> None:
-            if future.cancelled() or future.exception() is not None:
-                return
-            ctx.track(events)
-            task = loop.create_task(_ack_all(stream, events))
-            acks.add(task)
-            task.add_done_callback(acks.discard)
-
-        async for events in stream.noack().take_events(
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            records = [
-                (_raw(event.value), event.message.partition, event.message.offset)
-                for event in events
-            ]
-            future = loop.run_in_executor(ctx.warehouse_executor, process_batch, records)
-            future.add_done_callback(partial(acknowledge, events))
-            in_flight.append(future)
-            while len(in_flight) > 1 or (in_flight and in_flight[0].done()):
-                await in_flight.popleft()  # re-raises a failed batch: the agent restarts
+        # one; it is acknowledged only once processed, so a crash at any point re-reads it.
+        await ctx.run_batches(stream, records_of, process_batch)
 
     def write_rejected(items: list[Rejected]) -> int:
         sink = sink_for("events.deadletter")
-        written = sink.write_rejected(items)
-        metrics.rows_written.labels("rejected_events")._value.set(
-            sink.stats.rows_written.get("rejected_events", 0)
-        )
+        written = sink.write_rejected(items, settings.ingest.dead_letter_raw_bytes)
+        publish_sink_stats()
         return written
 
     @app.agent(dead_letter_topic, name="store-rejected")
@@ -276,8 +306,9 @@ def _register_ingest(ctx: PlatformContext) -> None:
     alerts_topic = app.topic(settings.topic("alerts"), value_type=bytes, key_type=bytes)
 
     def write_alerts(rows: list[tuple[Any, ...]]) -> int:
-        sink = sink_for("alerts")
-        return sink.write_tables({"alerts": (list(ALERT_COLUMNS), rows)})
+        written = sink_for("alerts").write_tables({"alerts": (list(ALERT_COLUMNS), rows)})
+        publish_sink_stats()
+        return written
 
     @app.agent(alerts_topic, name="store-alerts")
     async def store_alerts(stream: faust.StreamT[bytes]) -> None:
@@ -300,10 +331,14 @@ def _register_ingest(ctx: PlatformContext) -> None:
         ctx.update_lag()
 
 
-def _loose(raw: bytes) -> Any:
+def _loose(raw: bytes, limit: int = 1 << 20) -> Any:
+    """The JSON in ``raw`` if there is any (for the ids a rejection record names), else None.
+    Past ``limit`` bytes it is not parsed at all: a poison message may be any size."""
+    if len(raw) > limit:
+        return None
     try:
         return orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError:  # also what orjson raises past its nesting limit
         return None
 
 
@@ -322,10 +357,14 @@ def _rejected_from_record(event: Any) -> Rejected:
         )
     try:
         rejected_at = datetime.fromisoformat(str(record.get("rejected_at")))
+        if rejected_at.tzinfo is None:
+            rejected_at = rejected_at.replace(tzinfo=UTC)
     except ValueError:
         rejected_at = datetime.now(UTC)
+    if not 2000 <= rejected_at.year < 2200:  # a column the warehouse can hold, whoever wrote it
+        rejected_at = datetime.now(UTC)
     return Rejected(
-        reason=str(record["reason"]),
+        reason=mask_short(str(record["reason"]), 100),  # also a metrics label
         detail=str(record.get("detail", "")),
         raw=str(record.get("raw", "")).encode(),
         source=str(record.get("source", "")),
@@ -335,47 +374,25 @@ def _rejected_from_record(event: Any) -> Rejected:
         event_type=str(record.get("event_type", "")),
         facility_id=str(record.get("facility_id", "")),
         rejected_at=rejected_at,
+        rejection_id=mask_short(str(record.get("rejection_id", "")), 64),
+        raw_size=_size(record.get("raw_size")),
+        raw_sha256=str(record.get("raw_sha256") or "")[:64],
     )
 
 
-def _drop_known_event_ids(sink: WarehouseSink, items: list[Sourced]) -> list[Sourced]:
-    """Drop events whose event_id was already written from another position, or earlier in
-    this batch.
+def _size(value: Any) -> int | None:
+    """A record's raw_size, if it carries a plausible one (older records do not)."""
+    return value if type(value) is int and 0 <= value < 1 << 63 else None
 
-    A producer that resends an event after a lost acknowledgement writes it at a new offset:
-    the event id, not the offset, says it is the same event. The same message read again after
-    a crash (same partition and offset) passes, so the per-table offset checks can finish a
-    write the crash cut short.
-    """
-    if not items:
-        return items
-    ids = [item.event.event_id for item in items]
-    written = {
-        row[0]: (int(row[1]), int(row[2]))
-        for row in sink.client.query(
-            "select event_id, any(src_partition), any(src_offset) from events "
-            "where event_id in {ids:Array(UUID)} group by event_id",
-            parameters={"ids": ids},
-        ).result_rows
-    }
-    fresh: list[Sourced] = []
-    for item in items:
-        event_id = item.event.event_id
-        position = (item.partition, item.offset)
-        if written.get(event_id, position) != position:
-            continue
-        written[event_id] = position
-        fresh.append(item)
-    return fresh
+
+def stream_rejection_id(raw: bytes, partition: int, offset: int) -> str:
+    """The same raw message refused again (a batch re-read after a crash) is one rejection."""
+    digest = hashlib.sha256(f"raw:{partition}:{offset}:".encode() + raw)
+    return digest.hexdigest()[:32]
 
 
 def _raw(value: Any) -> bytes:
     return value if isinstance(value, bytes) else bytes(value or b"")
-
-
-async def _ack_all(stream: Any, events: Sequence[Any]) -> None:
-    for event in events:
-        await stream.ack(event)
 
 
 def retrying(write: Callable[[], T], *, attempts: int = 0) -> T:

@@ -25,6 +25,7 @@ from faust.contrib.asgi import faust_app_running
 
 from api.app import create_api
 from api.deps import set_platform
+from infra import logmask
 from infra.broker import EmbeddedBroker, check_broker, ensure_topics, start_embedded_broker
 from infra.errors import BloodtraceError
 from infra.settings import Settings
@@ -53,6 +54,7 @@ def _resolve(target: str) -> Callable[[Settings], Any] | None:
 
 class Platform:
     def __init__(self, settings: Settings) -> None:
+        logmask.install()  # no national ID number in any log line, whoever logs it
         self.settings = settings
         self.broker: EmbeddedBroker | None = None
         self.ctx: PlatformContext = create_app(settings)
@@ -103,6 +105,18 @@ class Platform:
             ]
             producer.flush(30)
         return outcomes
+
+    def keep_refused_request(self, record: bytes) -> None:
+        """Send the dead-letter record of an HTTP request refused whole, and wait for the broker.
+        If the broker cannot take it, the refusal is still answered (the input was wrong either
+        way); the failure is logged."""
+        producer = self.producer
+        with self._producer_lock:
+            try:
+                producer.dead_letter(record)
+                producer.flush(30)
+            except BloodtraceError as exc:
+                log.warning("a refused request could not be kept: %s", exc.message)
 
     def health(self) -> dict[str, Any]:
         checks: dict[str, dict[str, Any]] = {}
