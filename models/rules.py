@@ -168,7 +168,11 @@ class DbtRules(BaseModel):
 
     schedule_seconds: int = 3600  # 0 turns the scheduled rebuild off
     threads: int = 2
-    baseline_year: int | None = None  # growth baseline; None = the first year with data
+    # Growth baseline year. None: supply_demand_yearly uses the first year with data, and the
+    # county scorecard and the speech figures the year less baseline_years_back (the speech
+    # compares 2024 with 2020).
+    baseline_year: int | None = None
+    baseline_years_back: int = Field(default=4, ge=1, le=50)
     local_timezone: str = "Asia/Shanghai"  # days and months are local calendar days
 
 
