@@ -93,22 +93,62 @@ def run_section(name: str) -> dict[str, Any]:
     return {"status": "failed", "seconds": seconds, "exit_code": proc.returncode, "log": tail}
 
 
+def write_results(report: dict[str, Any], path: Path) -> Path:
+    """Merge this run's sections into ``path``: a run of one section keeps the others' last
+    figures (each section says when and on what machine it ran)."""
+    merged: dict[str, Any] = {}
+    if path.exists():
+        try:
+            merged = json.loads(path.read_text())
+        except ValueError:  # a half-written or foreign file: start again
+            merged = {}
+    if not isinstance(merged.get("sections"), dict):
+        merged["sections"] = {}
+    for name, outcome in report["sections"].items():
+        merged["sections"][name] = {
+            **outcome,
+            "ran_at": report["ran_at"],
+            "quick": report["quick"],
+            "machine": report["machine"],
+        }
+    merged["machine"] = report["machine"]
+    merged["updated_at"] = report["ran_at"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(merged, indent=2, default=str))
+    tmp.replace(path)
+    return path
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
 def main(argv: list[str]) -> int:
     names = argv or list(SECTIONS)
     unknown = [n for n in names if n not in SECTIONS]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
         return 2
-    report: dict[str, Any] = {"machine": machine(), "quick": QUICK, "sections": {}}
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "quick": QUICK,
+        "ran_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sections": {},
+    }
     print(f"machine: {report['machine']}", flush=True)
     for name in names:
         print(f"== {name} …", flush=True)
-        report["sections"][name] = outcome = run_section(name)
+        load_before = load_average()
+        outcome = run_section(name)
+        outcome["load_average"] = {"before": load_before, "after": load_average()}
+        report["sections"][name] = outcome
         print(json.dumps(outcome, indent=2, default=str), flush=True)
-    out = Path("var/bench")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(report, indent=2, default=str))
-    print(f"written to {out / 'results.json'}")
+    path = write_results(report, Path("var/bench/results.json"))
+    print(f"written to {path}")
     return 0 if all(s["status"] == "ok" for s in report["sections"].values()) else 1
 
 

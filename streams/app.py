@@ -5,7 +5,8 @@ events/s per worker here. A batch is acknowledged only after the warehouse write
 forwarding flush, so a crash anywhere re-reads it; the sink's idempotence makes that harmless.
 
 Processors of later concerns (lifecycle, cold chain, ...) live in streams/processors/, each a
-module with ``register(ctx: PlatformContext) -> None``; list them in PROCESSORS.
+module with ``stage(ctx: PlatformContext) -> Stage``; list them in PROCESSORS. One agent runs
+every stage on each batch of events.valid (``register_stages``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import faust
 import orjson
@@ -45,11 +46,43 @@ from sdk.producer import KAFKA_LOG  # noqa: E402  (one logger, configured there)
 T = TypeVar("T")
 P = TypeVar("P")
 
+# Each module's ``stage(ctx)`` declares its tables, timers and agents of its own and returns
+# its Stage; the stages run in this order on each batch of events.valid, in one agent.
 PROCESSORS: list[str] = [
-    "streams.processors.lifecycle",
     "streams.processors.coldchain",
     "streams.processors.inventory",
+    "streams.processors.lifecycle",
 ]
+
+
+@dataclass
+class Stage(Generic[P]):
+    """One processor's part of a batch of ``events.valid`` (and the topics it adds): run by
+    the one agent that reads those topics, so each event is consumed and decoded once for all
+    the processors, not once per processor.
+
+    ``prepare(events, records)`` runs on the event loop (``records[i]`` is event i decoded, or
+    None); ``write`` in the warehouse thread; ``complete`` on the loop once every stage's
+    write of the batch succeeded (tables are updated there); ``reset`` after a failed batch."""
+
+    name: str
+    prepare: Callable[[list[Any], list[Any]], P]
+    write: Callable[[P], Any]
+    complete: Callable[[P], None] = lambda prepared: None
+    reset: Callable[[], None] = lambda: None
+    # Topics the stage also reads (its own, internal, keyed like events.valid).
+    topics: tuple[str, ...] = ()
+
+
+def decode_records(events: Sequence[Any]) -> list[Any]:
+    """Each event's JSON, decoded once for every stage (None where it is not JSON)."""
+    out: list[Any] = []
+    for event in events:
+        try:
+            out.append(orjson.loads(event.value))
+        except (orjson.JSONDecodeError, TypeError):
+            out.append(None)
+    return out
 
 
 @dataclass
@@ -98,6 +131,29 @@ class PlatformContext:
             complete=done,
             reset=reset or (lambda: None),
         )
+
+    async def run_stages(self, stream: Any, stages: Sequence[Stage[Any]]) -> None:
+        """Run processors' stages over one stream, a batch at a time (``run_batches``): every
+        stage prepares the batch, every stage writes it, then every stage completes it; the
+        batch is acknowledged only after all of them."""
+
+        def prepare(events: list[Any]) -> list[Any]:
+            records = decode_records(events)
+            return [s.prepare(events, records) for s in stages]
+
+        def write(prepared: list[Any]) -> None:
+            for s, p in zip(stages, prepared, strict=True):
+                s.write(p)
+
+        def complete(prepared: list[Any]) -> None:
+            for s, p in zip(stages, prepared, strict=True):
+                s.complete(p)
+
+        def reset() -> None:
+            for s in stages:
+                s.reset()
+
+        await self.run_batches(stream, prepare, write, complete, reset)
 
     def sink(self, topic: str) -> WarehouseSink:
         """A warehouse sink bound to the warehouse thread's client (call in that thread)."""
@@ -196,9 +252,29 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> PlatformCo
     )
     ctx = PlatformContext(settings=settings, app=app, metrics=metrics or Metrics())
     _register_ingest(ctx)
-    for module_name in PROCESSORS:
-        importlib.import_module(module_name).register(ctx)
+    register_stages(ctx, [importlib.import_module(name).stage(ctx) for name in PROCESSORS])
     return ctx
+
+
+def register_stages(ctx: PlatformContext, stages: Sequence[Stage[Any]]) -> None:
+    """One agent reads events.valid (and the stages' own topics) for every processor: Faust
+    spends more per event and per stream than the processors do, so three agents each
+    consuming every event cost three times that."""
+    settings, app = ctx.settings, ctx.app
+    extra = sorted({topic for s in stages for topic in s.topics})
+    # Declared internal so Faust creates the stages' own topics (events.valid exists).
+    source = app.topic(
+        settings.topic("events.valid"),
+        *extra,
+        value_type=bytes,
+        key_type=bytes,
+        internal=True,
+        partitions=settings.topic_partitions,
+    )
+
+    @app.agent(source, name="processors")
+    async def processors(stream: faust.StreamT[bytes]) -> None:
+        await ctx.run_stages(stream, stages)
 
 
 def _register_ingest(ctx: PlatformContext) -> None:

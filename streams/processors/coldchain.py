@@ -60,6 +60,7 @@ from models.coldchain import (
     silent_since,
 )
 from models.isbt128 import parse_din, parse_product_code
+from streams.app import Stage
 from streams.processors import coldchain_store
 
 if TYPE_CHECKING:
@@ -334,16 +335,19 @@ class ColdChain:
         self.flushed.clear()
 
     # -- one batch: prepared on the event loop, written in the warehouse thread ---------------
-    def prepare(self, events: list[Any]) -> Prepared:
+    def prepare(self, events: list[Any], records: list[Any] | None = None) -> Prepared:
         """Run the rules over a batch (state in memory); what to persist and the table
-        writes that follow it."""
+        writes that follow it. ``records``: the events already decoded, if they are."""
         work = BatchWork()
         readings: dict[str, list[tuple[Reading, Any]]] = defaultdict(list)
         movements: dict[str, list[tuple[Movement, Any]]] = defaultdict(list)
         unit_events: list[tuple[dict[str, Any], Any]] = []
-        for event in events:
+        for i, event in enumerate(events):
             try:
-                self._classify(event, readings, movements, unit_events)
+                record = records[i] if records is not None else None
+                if record is None:
+                    record = orjson.loads(event.value)
+                self._classify(event, record, readings, movements, unit_events)
             except (KeyError, TypeError, ValueError, orjson.JSONDecodeError) as exc:
                 # Validated upstream, so this is a bug or a foreign record: skip, loudly.
                 log.error("cold chain skipped an unreadable record: %s", exc)
@@ -391,11 +395,11 @@ class ColdChain:
     def _classify(
         self,
         event: Any,
+        record: Any,
         readings: dict[str, list[tuple[Reading, Any]]],
         movements: dict[str, list[tuple[Movement, Any]]],
         unit_events: list[tuple[dict[str, Any], Any]],
     ) -> None:
-        record = orjson.loads(event.value)
         if event.message.topic == self.contents_topic:
             movement = Movement.from_dict(record)
             movements[movement.equipment_id].append((movement, event))
@@ -619,10 +623,35 @@ class ColdChain:
         self.metrics.flagged.labels("returned_out_of_refrigeration").inc(len(work.return_flags))
 
 
-def register(ctx: PlatformContext) -> ColdChain:
-    """Add the cold-chain agent and timer to the app; returns the processor (for benches)."""
-    settings, app = ctx.settings, ctx.app
+def stage(ctx: PlatformContext) -> Stage[Prepared]:
+    """The cold chain's tables and timer; returns its stage (run on each batch of
+    events.valid and coldchain.contents by the platform's processors agent)."""
+    processor = _processor(ctx)
+    return Stage(
+        "coldchain",
+        processor.prepare,
+        processor.write,
+        processor.complete,
+        processor.reset,
+        topics=(processor.contents_topic,),
+    )
+
+
+def _processor(ctx: PlatformContext) -> ColdChain:
     processor = ColdChain(ctx)
+
+    @ctx.app.timer(interval=ctx.settings.coldchain.silence_check_seconds)
+    async def silent_sensors() -> None:
+        await processor.check_silence()
+
+    return processor
+
+
+def register(ctx: PlatformContext) -> ColdChain:
+    """Add the cold-chain processor with an agent of its own; returns the processor (for
+    benches)."""
+    settings, app = ctx.settings, ctx.app
+    processor = _processor(ctx)
     # Declared internal so Faust creates coldchain.contents (events.valid already exists).
     source = app.topic(
         processor.valid_topic,
@@ -638,9 +667,5 @@ def register(ctx: PlatformContext) -> ColdChain:
         await ctx.run_batches(
             stream, processor.prepare, processor.write, processor.complete, processor.reset
         )
-
-    @app.timer(interval=settings.coldchain.silence_check_seconds)
-    async def silent_sensors() -> None:
-        await processor.check_silence()
 
     return processor

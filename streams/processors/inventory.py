@@ -42,6 +42,7 @@ from models.inventory import (
     fold_unit,
     settle,
 )
+from streams.app import Stage
 from streams.processors import inventory_store as store
 from streams.processors.coldchain import din_code, event_time
 
@@ -105,6 +106,7 @@ class Inventory:
         self.ctx = ctx
         self.settings: Settings = ctx.settings
         self.rules = ctx.settings.inventory
+        self.valid_topic = ctx.settings.topic("events.valid")
         self.watermark: datetime | None = None
         self.next_due: datetime | None = None
         # Loaded from inventory_levels on first use (in the warehouse thread).
@@ -124,13 +126,18 @@ class Inventory:
             "bloodtrace_inventory_evaluations", "Level evaluations", registry=registry
         )
 
-    def prepare(self, events: list[Any]) -> Work | None:
-        """On the event loop: the donations a batch touches, and whether to evaluate."""
+    def prepare(self, events: list[Any], records: list[Any] | None = None) -> Work | None:
+        """On the event loop: the donations a batch touches, and whether to evaluate.
+        ``records``: the events already decoded, if they are."""
         dins: set[str] = set()
         latest: datetime | None = None
-        for event in events:
+        for i, event in enumerate(events):
+            if event.message.topic != self.valid_topic:
+                continue
             try:
-                record = orjson.loads(event.value)
+                record = records[i] if records is not None else None
+                if record is None:
+                    record = orjson.loads(event.value)
                 at = event_time(record["occurred_at"])
                 if record["type"] in _TYPES:
                     dins.add(din_code(record["payload"]["din"]))
@@ -244,15 +251,29 @@ def rebuild(client: Client, settings: Settings, chunk: int = 5000) -> int:
     return len(dins)
 
 
-def register(ctx: PlatformContext) -> None:
-    settings, app = ctx.settings, ctx.app
+def stage(ctx: PlatformContext) -> Stage[Work | None]:
+    """The inventory's timer; returns its stage (run on each batch of events.valid by the
+    platform's processors agent)."""
+    processor = _processor(ctx)
+    return Stage("inventory", processor.prepare, processor.write)
+
+
+def _processor(ctx: PlatformContext) -> Inventory:
     processor = Inventory(ctx)
+
+    @ctx.app.timer(interval=ctx.settings.inventory.evaluate_min_seconds)
+    async def pending_levels() -> None:
+        await processor.flush()
+
+    return processor
+
+
+def register(ctx: PlatformContext) -> None:
+    """The inventory processor with an agent of its own on events.valid."""
+    settings, app = ctx.settings, ctx.app
+    processor = _processor(ctx)
     source = app.topic(settings.topic("events.valid"), value_type=bytes, key_type=bytes)
 
     @app.agent(source, name="inventory")
     async def inventory(stream: faust.StreamT[bytes]) -> None:
         await ctx.run_batches(stream, processor.prepare, processor.write)
-
-    @app.timer(interval=settings.inventory.evaluate_min_seconds)
-    async def pending_levels() -> None:
-        await processor.flush()

@@ -32,6 +32,7 @@ import logging
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,7 +54,7 @@ from models.lifecycle import (
     lost_unit_alert,
     to_ms,
 )
-from streams.app import PlatformContext
+from streams.app import PlatformContext, Stage
 from streams.lookback import plan_lookback, write_lookback
 from streams.sinks.warehouse import WarehouseSink
 
@@ -76,6 +77,16 @@ def as_current(event: Any) -> Iterator[None]:
         faust_streams._current_event.reset(token)
 
 
+@dataclass
+class UnitBatch:
+    """One batch folded: the states it changed (with the event that changed each last), and
+    the alerts and donor notes to deliver before the states are kept."""
+
+    touched: dict[bytes, tuple[UnitState, Any]]
+    alerts: list[Alert]
+    notes: list[Any]
+
+
 def deadline(state: UnitState) -> int:
     """Earliest expiry among the items still waiting for a final disposition (0: none)."""
     times = [
@@ -94,11 +105,15 @@ def latest_time(state: UnitState) -> int:
     )
 
 
-def register(ctx: PlatformContext) -> None:
+def stage(ctx: PlatformContext) -> Stage[Any]:
+    """The lifecycle's tables, timers and donor agent; returns the unit stage, which the
+    platform runs on each batch of ``events.valid`` with the other processors
+    (streams.app.register_stages)."""
     settings, app = ctx.settings, ctx.app
     policy = Policy.from_settings(settings)
     partitions = settings.topic_partitions
-    valid_topic = app.topic(settings.topic("events.valid"), value_type=bytes, key_type=bytes)
+    valid_name = settings.topic("events.valid")
+    valid_topic = app.topic(valid_name, value_type=bytes, key_type=bytes)
     donors_name = settings.topic("lifecycle.donors")
     donors_topic = app.topic(
         donors_name, value_type=bytes, key_type=bytes, internal=True, partitions=partitions
@@ -142,38 +157,54 @@ def register(ctx: PlatformContext) -> None:
             ctx.forward(donors_name, [(n.donor_id.encode(), n.to_bytes()) for n in notes])
         ctx.raise_alerts(alerts)
 
-    @app.agent(valid_topic, name="lifecycle-units")
-    async def track_units(stream: faust.StreamT[bytes]) -> None:
+    overlay: dict[bytes, UnitState] = {}  # states folded by batches not yet completed
+
+    def fold(events: list[Any], records: list[Any] | None = None) -> UnitBatch:
+        """On the event loop: fold a batch's unit events into the units' states (in memory)."""
         nonlocal clock
-        async for events in stream.take_events(
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            touched: dict[bytes, tuple[UnitState, Any]] = {}
-            alerts: list[Alert] = []
-            notes: list[Any] = []
-            for event in events:
-                try:
-                    fact = fact_from_wire(event.value)
-                except Exception as exc:  # validated upstream; never stop the stream on one
-                    log.error("unreadable event on %s skipped: %s", valid_topic, exc)
-                    continue
-                if fact is None:
-                    continue
-                key = fact.din.encode()
-                if key in touched:
-                    state: UnitState | None = touched[key][0]
-                else:
-                    raw = units.get(key)
-                    state = UnitState.from_bytes(fact.din, raw) if raw else None
-                state, out = apply(state, fact, policy)
-                touched[key] = (state, event)
-                alerts.extend(out.alerts)
-                notes.extend(out.notes)
-                clock = max(clock, fact.at)
-            if alerts or notes:
-                await ctx.in_warehouse(deliver_unit_effects, alerts, notes)
-            persist(units, touched)
-            ctx.track(events)
+        batch = UnitBatch({}, [], [])
+        touched = batch.touched
+        for i, event in enumerate(events):
+            if event.message.topic != valid_name:
+                continue
+            try:
+                record = records[i] if records is not None else None
+                fact = fact_from_wire(event.value if record is None else record)
+            except Exception as exc:  # validated upstream; never stop the stream on one
+                log.error("unreadable event on %s skipped: %s", valid_topic, exc)
+                continue
+            if fact is None:
+                continue
+            key = fact.din.encode()
+            if key in touched:
+                state: UnitState | None = touched[key][0]
+            elif key in overlay:  # folded by an earlier batch still being written
+                state = overlay[key]
+            else:
+                raw = units.get(key)
+                state = UnitState.from_bytes(fact.din, raw) if raw else None
+            state, out = apply(state, fact, policy)
+            touched[key] = (state, event)
+            batch.alerts.extend(out.alerts)
+            batch.notes.extend(out.notes)
+            clock = max(clock, fact.at)
+        for key, (state, _) in touched.items():
+            overlay[key] = state
+        return batch
+
+    def deliver(batch: UnitBatch) -> None:
+        """In the warehouse thread: alerts and donor notes, before the table changes."""
+        if batch.alerts or batch.notes:
+            deliver_unit_effects(batch.alerts, batch.notes)
+
+    def complete(batch: UnitBatch) -> None:
+        """Once delivered: the table (a crash before this replays the batch on the old state)."""
+        persist(units, batch.touched)
+        for key, (state, _) in batch.touched.items():
+            if overlay.get(key) is state:
+                del overlay[key]
+
+    units_stage = Stage("lifecycle", fold, deliver, complete, overlay.clear)
 
     # ---- donors ---------------------------------------------------------------------------
     def deliver_donor_effects(
@@ -284,3 +315,15 @@ def register(ctx: PlatformContext) -> None:
                 log.warning("%d lost unit(s) raised", raised)
         for key in seen:  # raised once; a later event on the unit puts it back on watch
             watch.pop(key, None)
+
+    return units_stage
+
+
+def register(ctx: PlatformContext) -> None:
+    """The lifecycle processor with an agent of its own on ``events.valid``."""
+    unit_stage = stage(ctx)
+    source = ctx.app.topic(ctx.settings.topic("events.valid"), value_type=bytes, key_type=bytes)
+
+    @ctx.app.agent(source, name="lifecycle-units")
+    async def track_units(stream: faust.StreamT[bytes]) -> None:
+        await ctx.run_stages(stream, [unit_stage])
