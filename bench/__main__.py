@@ -93,6 +93,67 @@ def run_section(name: str) -> dict[str, Any]:
     return {"status": "failed", "seconds": seconds, "exit_code": proc.returncode, "log": tail}
 
 
+def aims(sections: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 13's aims, each as a figure against its baseline from the same run (where the
+    section ran and reports it)."""
+    out: list[dict[str, Any]] = []
+
+    def result(name: str) -> dict[str, Any]:
+        section = sections.get(name) or {}
+        return section.get("result") or {} if section.get("status") == "ok" else {}
+
+    pipe = result("pipeline")
+    if pipe:
+        for label, rate, ratio in (
+            ("whole worker (processors done) vs bare Faust loop", "whole_worker", "whole_worker"),
+            ("spine done vs bare Faust loop", "pipeline", ""),
+        ):
+            figure = pipe.get(f"median_{rate}_events_per_s")
+            factor = pipe.get(f"median_{ratio}_ratio" if ratio else "median_ratio")
+            if figure is None or factor is None:
+                continue
+            out.append(
+                {
+                    "aim": label,
+                    "figure": f"{figure:,.0f} ev/s",
+                    "baseline": f"{pipe['median_bare_events_per_s']:,.0f} ev/s",
+                    "ratio": factor,
+                    "target": ">= 0.8x and >= 5,000 ev/s",
+                    "met": factor >= 0.8 and figure >= 5000,
+                }
+            )
+    dbt = result("dbt")
+    for key, label, limit in (
+        ("full_build_seconds", "dbt full build", 60.0),
+        ("incremental_run_seconds", "dbt next-day incremental", 5.0),
+    ):
+        if key in dbt:
+            out.append(
+                {
+                    "aim": label,
+                    "figure": f"{dbt[key]} s",
+                    "baseline": f"{dbt.get('events_loaded', '?')} events",
+                    "ratio": None,
+                    "target": f"<= {limit:g} s",
+                    "met": float(dbt[key]) <= limit,
+                }
+            )
+    return out
+
+
+def print_aims(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    print("== aims (issue 13), this run")
+    for row in rows:
+        ratio = "" if row["ratio"] is None else f"  ratio {row['ratio']}"
+        verdict = "met" if row["met"] else "NOT met"
+        print(
+            f"  {row['aim']}: {row['figure']} (baseline {row['baseline']}){ratio}"
+            f"  aim {row['target']}: {verdict}"
+        )
+
+
 def write_results(report: dict[str, Any], path: Path) -> Path:
     """Merge this run's sections into ``path``: a run of one section keeps the others' last
     figures (each section says when and on what machine it ran)."""
@@ -111,6 +172,7 @@ def write_results(report: dict[str, Any], path: Path) -> Path:
             "quick": report["quick"],
             "machine": report["machine"],
         }
+    merged["aims"] = aims(merged["sections"])
     merged["machine"] = report["machine"]
     merged["updated_at"] = report["ran_at"]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,6 +209,8 @@ def main(argv: list[str]) -> int:
         outcome["load_average"] = {"before": load_before, "after": load_average()}
         report["sections"][name] = outcome
         print(json.dumps(outcome, indent=2, default=str), flush=True)
+    report["aims"] = aims(report["sections"])
+    print_aims(report["aims"])
     path = write_results(report, Path("var/bench/results.json"))
     print(f"written to {path}")
     return 0 if all(s["status"] == "ok" for s in report["sections"].values()) else 1
