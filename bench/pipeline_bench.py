@@ -21,6 +21,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -110,24 +111,39 @@ def _fill_topic(settings: Settings, events: list[tuple[bytes, bytes]]) -> None:
     producer.flush(120)
 
 
+@dataclass
+class Timing:
+    """Wall seconds from the first event consumed to the end, and the CPU seconds this
+    process (every thread: Faust's loop, the warehouse thread, chDB's) spent meanwhile. On a
+    machine shared with other jobs, CPU per event is the steadier figure."""
+
+    seconds: float
+    cpu_seconds: float
+
+
 async def _time_consumption(
     app: faust.App, done: Any, timeout: float = 600, until: str = "finished"
-) -> float:
-    """Seconds from the first event consumed to ``done()[until]`` being set."""
+) -> Timing:
+    """Timing from the first event consumed to ``done()[until]`` being set."""
     async with faust_app_running(app, stop_timeout=30):
         deadline = time.monotonic() + timeout
         first: float | None = None
+        cpu_first = time.process_time()
         while time.monotonic() < deadline:
             state = done()
             if first is None and state["started"]:
                 first = state["started"]
+                cpu_first = time.process_time()
             if state[until]:
-                return float(state[until] - (first or state["started"]))
+                return Timing(
+                    float(state[until] - (first or state["started"])),
+                    time.process_time() - cpu_first,
+                )
             await asyncio.sleep(0.02)
     raise TimeoutError("consumption did not finish")
 
 
-def _bare_loop(settings: Settings, total: int) -> float:
+def _bare_loop(settings: Settings, total: int) -> Timing:
     app = faust.App(
         f"bare-{uuid.uuid4().hex[:6]}",
         broker=f"kafka://{settings.bootstrap_servers}",
@@ -159,7 +175,7 @@ def _bare_loop(settings: Settings, total: int) -> float:
     return asyncio.run(_time_consumption(app, lambda: state))
 
 
-def _pipeline(settings: Settings, total: int) -> tuple[float, float]:
+def _pipeline(settings: Settings, total: int) -> tuple[float, Timing]:
     """(seconds until the spine handled every event, seconds until the processors also
     finished every event it forwarded: their offsets on events.valid committed)."""
     ctx = create_app(settings)
@@ -193,9 +209,8 @@ def _pipeline(settings: Settings, total: int) -> tuple[float, float]:
         return state
 
     try:
-        asyncio.run(_time_consumption(app, done, until="drained"))
-        started = state["started"]
-        return state["finished"] - started, state["drained"] - started
+        whole = asyncio.run(_time_consumption(app, done, until="drained"))
+        return state["finished"] - state["started"], whole
     finally:
         ctx.warehouse_executor.shutdown(wait=True)
 
@@ -225,19 +240,23 @@ def run(events: int = 100_000, rounds: int = 2) -> dict[str, Any]:
                 }
             )
             migrate(connect(run_settings))
-            full, drained = _pipeline(run_settings, events)
+            full, whole = _pipeline(run_settings, events)
             rows = connect(run_settings).query("select count() from events").result_rows[0][0]
             if rows != events:
                 raise RuntimeError(f"pipeline wrote {rows} events, expected {events}")
             results.append(
                 {
-                    "bare_events_per_s": round(events / bare),
+                    "bare_events_per_s": round(events / bare.seconds),
                     "pipeline_events_per_s": round(events / full),
-                    "ratio": round(bare / full, 3),
+                    "ratio": round(bare.seconds / full, 3),
                     # until every processor also finished every event (offsets committed,
                     # so up to one commit interval, 2.8 s, late)
-                    "whole_worker_events_per_s": round(events / drained),
-                    "whole_worker_ratio": round(bare / drained, 3),
+                    "whole_worker_events_per_s": round(events / whole.seconds),
+                    "whole_worker_ratio": round(bare.seconds / whole.seconds, 3),
+                    # CPU of this process per event: steadier than wall time under load
+                    "bare_cpu_us_per_event": round(bare.cpu_seconds / events * 1e6, 1),
+                    "whole_worker_cpu_us_per_event": round(whole.cpu_seconds / events * 1e6, 1),
+                    "cpu_ratio": round(bare.cpu_seconds / whole.cpu_seconds, 3),
                 }
             )
             print(f"round {round_no + 1}: {results[-1]}", flush=True)
@@ -255,6 +274,10 @@ def run(events: int = 100_000, rounds: int = 2) -> dict[str, Any]:
             "median_whole_worker_ratio": statistics.median(
                 r["whole_worker_ratio"] for r in results
             ),
+            "median_whole_worker_cpu_us_per_event": statistics.median(
+                r["whole_worker_cpu_us_per_event"] for r in results
+            ),
+            "median_cpu_ratio": statistics.median(r["cpu_ratio"] for r in results),
         }
     finally:
         broker.stop()
