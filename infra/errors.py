@@ -11,6 +11,8 @@ Every error the platform raises on purpose is a :class:`BloodtraceError`. Lower-
     │   └── DeliveryFailed               the broker did not confirm an event (transient)
     ├── WarehouseError
     │   ├── WarehouseUnavailable         the warehouse did not answer (transient)
+    │   ├── WarehouseBusy                overloaded: too many parts, memory, timeouts (transient)
+    │   ├── WarehouseQueryFailed         a statement was refused: syntax, unknown table, types
     │   ├── WarehouseLocked              another process owns the chDB path (terminal)
     │   └── MigrationFailed              a schema migration failed (terminal)
     ├── EventRejected                    an event breaks its contract (terminal, has a reason code)
@@ -90,6 +92,20 @@ class WarehouseError(BloodtraceError):
 class WarehouseUnavailable(WarehouseError):
     transient = True
     exit_code = 3
+
+
+class WarehouseBusy(WarehouseError):
+    """The warehouse answered but cannot take the work now (too many parts, memory, timeouts)."""
+
+    transient = True
+    exit_code = 3
+
+
+class WarehouseQueryFailed(WarehouseError):
+    """The warehouse refused a statement (syntax, unknown table, wrong types): a retry cannot
+    help, so it is a fault of the caller or of the schema."""
+
+    http_status = 500
 
 
 class WarehouseLocked(WarehouseError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -61,12 +62,23 @@ class PlatformContext:
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="warehouse")
     )
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
+    # Set when the platform stops: writes waiting out an outage give up (nothing is acked).
+    stopping: threading.Event = field(default_factory=threading.Event)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _forwarder: KafkaProducer | None = None
 
     async def in_warehouse(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn in the warehouse thread, retried while the warehouse or broker is down."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.warehouse_executor, fn, *args)
+        return await loop.run_in_executor(self.warehouse_executor, self.retrying, fn, *args)
+
+    def retrying(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(*args), retried with back-off on transient errors until it succeeds or the
+        platform stops; each retry is counted in /metrics (bloodtrace_write_retries)."""
+        return retrying(partial(fn, *args), stopping=self.stopping.is_set, on_retry=self._retried)
+
+    def _retried(self, error: BloodtraceError) -> None:
+        self.metrics.retries.labels(type(error).__name__).inc()
 
     def sink(self, topic: str) -> WarehouseSink:
         """A warehouse sink bound to the warehouse thread's client (call in that thread)."""
@@ -215,7 +227,7 @@ def _register_ingest(ctx: PlatformContext) -> None:
                 continue
             good.append(Sourced(parsed, raw, partition, offset))
         started = time.perf_counter()
-        written = retrying(lambda: write_valid(good, refused))
+        written = ctx.retrying(write_valid, good, refused)
         metrics.accepted.inc(written)
         metrics.sink_batch_size.observe(len(records))
         metrics.sink_batch_seconds.observe(time.perf_counter() - started)
@@ -378,10 +390,23 @@ async def _ack_all(stream: Any, events: Sequence[Any]) -> None:
         await stream.ack(event)
 
 
-def retrying(write: Callable[[], T], *, attempts: int = 0) -> T:
+def retrying(
+    write: Callable[[], T],
+    *,
+    attempts: int = 0,
+    first_delay: float = 0.5,
+    max_delay: float = 30.0,
+    stopping: Callable[[], bool] | None = None,
+    on_retry: Callable[[BloodtraceError], None] | None = None,
+) -> T:
     """Run a write until it succeeds, backing off on transient errors (broker or warehouse
-    briefly down); a terminal error is raised at once. ``attempts`` 0 means no limit."""
-    delay = 0.5
+    down; the warehouse layer marks which are); a terminal error is raised at once.
+
+    ``attempts`` 0 means no limit: an outage is waited out, however long, and nothing read is
+    acknowledged meanwhile. ``stopping`` ends the wait (the last error is raised) so a platform
+    shutting down does not hang on a dead warehouse.
+    """
+    delay = first_delay
     tried = 0
     while True:
         try:
@@ -390,6 +415,14 @@ def retrying(write: Callable[[], T], *, attempts: int = 0) -> T:
             tried += 1
             if not exc.transient or (attempts and tried >= attempts):
                 raise
-            log.warning("transient error, retrying in %.1f s: %s", delay, exc.message)
-            time.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            if stopping is not None and stopping():
+                raise
+            if on_retry is not None:
+                on_retry(exc)
+            log.warning("transient error, retry %d in %.1f s: %s", tried, delay, exc.message)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline:
+                if stopping is not None and stopping():
+                    raise
+                time.sleep(min(0.1, delay))
+            delay = min(delay * 2, max_delay)

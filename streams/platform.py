@@ -78,6 +78,7 @@ class Platform:
         if self._producer is not None:
             with contextlib.suppress(BloodtraceError):
                 self._producer.flush(10)
+        self.ctx.stopping.set()
         self.jobs_executor.shutdown(wait=False, cancel_futures=True)
         self.ctx.warehouse_executor.shutdown(wait=True)
         if self.broker is not None:
@@ -189,6 +190,7 @@ class Platform:
                 try:
                     yield
                 finally:
+                    self.ctx.stopping.set()  # writes waiting out an outage give up now
                     scheduler.cancel()
                     set_platform(None)
 

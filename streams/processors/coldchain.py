@@ -140,7 +140,7 @@ async def run_pipelined(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
             prepared = prepare(events)
-            future = loop.run_in_executor(ctx.warehouse_executor, write, prepared)
+            future = loop.run_in_executor(ctx.warehouse_executor, ctx.retrying, write, prepared)
             future.add_done_callback(partial(finish, events, prepared))
             in_flight.append(future)
             while len(in_flight) > 1 or (in_flight and in_flight[0].done()):

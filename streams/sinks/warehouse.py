@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
 from infra.tables import EVENTS_COLUMNS, TABLES
-from infra.warehouse import insert
+from infra.warehouse import WarehouseClient, insert
 from models.events import PAYLOADS, EnvelopeBase
 
 REJECTED_COLUMNS = (
@@ -154,7 +152,7 @@ class SinkStats:
 class WarehouseSink:
     """Writes batches of one topic's records; remembers what is already in each table."""
 
-    def __init__(self, client: Client, topic: str) -> None:
+    def __init__(self, client: WarehouseClient, topic: str) -> None:
         self.client = client
         self.topic = topic
         self._written: dict[str, dict[int, int]] = {}
@@ -201,7 +199,7 @@ class WarehouseSink:
 
 
 def load_direct(
-    client: Client, events: Iterable[bytes | dict[str, Any]], *, batch_size: int = 20000
+    client: WarehouseClient, events: Iterable[bytes | dict[str, Any]], *, batch_size: int = 20000
 ) -> tuple[int, int]:
     """Validate wire events and write them straight into the warehouse, bypassing Kafka.
 
