@@ -7,11 +7,20 @@ working directory is read too. Secrets are ``SecretStr`` and never printed.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
+from pydantic import (
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.errors import ConfigError
@@ -29,6 +38,56 @@ from models.rules import (
 )
 
 ENV_PREFIX = "BLOODTRACE_"
+WAREHOUSE_SCHEMES = ("chdb://", "http://", "https://")
+Port = Annotated[int, Field(ge=1, le=65535)]
+# Settings whose value must never be repeated in an error message.
+SECRET_FIELDS = {"warehouse_url", "pseudonym_key"}
+_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def parse_broker_list(value: str) -> list[str]:
+    """``host:port`` entries of a Kafka bootstrap list (``kafka://`` prefixes allowed)."""
+    entries = [part.strip().removeprefix("kafka://") for part in value.split(",")]
+    for entry in entries:
+        match = _HOST_PORT.match(entry)
+        if not match or not 1 <= int(match.group(1)) <= 65535:
+            raise ValueError(
+                f"{entry!r} is not host:port; expected a comma-separated host:port list, "
+                "e.g. kafka1:9092,kafka2:9092 (an optional kafka:// prefix is allowed)"
+            )
+    return entries
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable that sets the value at a pydantic error location."""
+    return ENV_PREFIX + "__".join(str(part) for part in loc if not isinstance(part, int)).upper()
+
+
+def config_error(exc: ValidationError) -> ConfigError:
+    """One ConfigError naming every refused variable, its value (unless secret) and what is
+    allowed, e.g. ``BLOODTRACE_SINK_BATCH_SIZE=-5: must be greater than 0``."""
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        name = env_name(loc)
+        allowed = str(error["msg"]).removeprefix("Value error, ")
+        allowed = allowed.replace("Input should be", "must be")
+        secret = bool(loc) and loc[0] in SECRET_FIELDS
+        nested = error["type"] in ("value_error", "assertion_error") and isinstance(
+            error.get("input"), dict
+        )
+        if secret or nested or "input" not in error:
+            problems.append(f"{name}: {allowed}")
+        else:
+            problems.append(f"{name}={error['input']}: {allowed}")
+    return ConfigError(
+        "Invalid configuration:\n  " + "\n  ".join(problems),
+        hint=f"Fix the {ENV_PREFIX}* environment variable(s) or .env; README "
+        "(Configuration) lists every setting and its default.",
+        variables=[env_name(tuple(e["loc"])) for e in exc.errors()],
+    )
 
 
 class Settings(BaseSettings):
@@ -45,7 +104,7 @@ class Settings(BaseSettings):
     # Broker: empty means "start the embedded Tansu broker on embedded_broker_port".
     # Otherwise a Kafka bootstrap list, e.g. "kafka1:9092,kafka2:9092".
     broker_url: str | None = None
-    embedded_broker_port: int = 19092
+    embedded_broker_port: Port = 19092
 
     # Warehouse: empty means chDB on disk under data_dir; otherwise
     # "chdb:///abs/path" or "http(s)://user:password@host:8123".
@@ -54,7 +113,7 @@ class Settings(BaseSettings):
 
     # HTTP API co-hosted in the worker.
     api_host: str = "127.0.0.1"
-    api_port: int = 8787
+    api_port: Port = 8787
     api_url: str | None = None  # how clients reach it; default http://api_host:api_port
 
     # HMAC key for donor and recipient pseudonyms.
@@ -63,13 +122,13 @@ class Settings(BaseSettings):
     # Streams.
     app_id: str = "bloodtrace"
     topic_prefix: str = "bloodtrace"
-    topic_partitions: int = 4
-    sink_batch_size: int = 5000
-    sink_batch_seconds: float = 0.2
+    topic_partitions: PositiveInt = 4
+    sink_batch_size: PositiveInt = 5000
+    sink_batch_seconds: PositiveFloat = 0.2
     # Tansu makes a group join wait half the rebalance timeout: keep these short.
-    broker_rebalance_timeout: float = 6.0
-    broker_session_timeout: float = 6.0
-    broker_heartbeat_interval: float = 1.0
+    broker_rebalance_timeout: PositiveFloat = 6.0
+    broker_session_timeout: PositiveFloat = 6.0
+    broker_heartbeat_interval: PositiveFloat = 1.0
 
     ingest: IngestRules = Field(default_factory=IngestRules)
     storage: StorageRules = Field(default_factory=StorageRules)
@@ -81,6 +140,59 @@ class Settings(BaseSettings):
     lifecycle: LifecycleRules = Field(default_factory=LifecycleRules)
     quality: QualityRules = Field(default_factory=QualityRules)
     dbt: DbtRules = Field(default_factory=DbtRules)
+
+    def __init__(self, **values: Any) -> None:
+        # Settings built in code are checked like the environment: a ConfigError naming the
+        # variable, never a raw pydantic error.
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise config_error(exc) from exc
+
+    # ---- validation -----------------------------------------------------------------------
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_list(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_broker_list(value)
+        return value
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _warehouse_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value is not None else ""
+        if url and not url.startswith(WAREHOUSE_SCHEMES):
+            scheme = url.split("://", 1)[0] + "://" if "://" in url else "no scheme"
+            raise ValueError(
+                f"unsupported warehouse URL ({scheme}); allowed: chdb:///abs/path, "
+                "http://user:password@host:8123 or https://user:password@host:8443"
+            )
+        if url.startswith("chdb://") and not url.removeprefix("chdb://").startswith("/"):
+            raise ValueError("a chdb:// URL takes an absolute path: chdb:///abs/path")
+        return value
+
+    @field_validator("warehouse_database")
+    @classmethod
+    def _database_name(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError(
+                "must be a plain name: letters, digits and _, not starting with a digit"
+            )
+        return value
+
+    @field_validator("topic_prefix", "app_id")
+    @classmethod
+    def _topic_name(cls, value: str) -> str:
+        if not _TOPIC_NAME.match(value):
+            raise ValueError("must be a Kafka topic name: letters, digits, '.', '_' and '-'")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
     # ---- derived values -------------------------------------------------------------------
     @property
@@ -94,9 +206,7 @@ class Settings(BaseSettings):
     @property
     def bootstrap_servers(self) -> str:
         if self.broker_url:
-            return ",".join(
-                part.strip().removeprefix("kafka://") for part in self.broker_url.split(",")
-            )
+            return ",".join(parse_broker_list(self.broker_url))
         return f"127.0.0.1:{self.embedded_broker_port}"
 
     @property
@@ -160,10 +270,13 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The settings from the environment and .env, validated (ConfigError when wrong)."""
     try:
         return Settings()
-    except Exception as exc:  # pydantic.ValidationError: name the env vars involved
+    except ConfigError:
+        raise
+    except Exception as exc:  # e.g. a list or dict setting that is not valid JSON
         raise ConfigError(
-            f"Invalid configuration: {exc}",
+            f"Invalid configuration: {str(exc).splitlines()[0][:300]}",
             hint=f"Check the {ENV_PREFIX}* environment variables and .env.",
         ) from exc
