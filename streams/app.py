@@ -75,7 +75,12 @@ class PlatformContext:
     def retrying(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args), retried with back-off on transient errors until it succeeds or the
         platform stops; each retry is counted in /metrics (bloodtrace_write_retries)."""
-        return retrying(partial(fn, *args), stopping=self.stopping.is_set, on_retry=self._retried)
+        return retrying(
+            partial(fn, *args),
+            max_delay=5.0,  # a warehouse back after an outage is used within seconds
+            stopping=self.stopping.is_set,
+            on_retry=self._retried,
+        )
 
     def _retried(self, error: BloodtraceError) -> None:
         self.metrics.retries.labels(type(error).__name__).inc()
