@@ -11,7 +11,7 @@ import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     Field,
@@ -37,6 +37,9 @@ from models.rules import (
     StorageRules,
 )
 
+if TYPE_CHECKING:
+    from sdk.settings import SdkSettings
+
 ENV_PREFIX = "BLOODTRACE_"
 WAREHOUSE_SCHEMES = ("chdb://", "http://", "https://")
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -58,6 +61,26 @@ def parse_broker_list(value: str) -> list[str]:
                 "e.g. kafka1:9092,kafka2:9092 (an optional kafka:// prefix is allowed)"
             )
     return entries
+
+
+def read_key_file(path: Path, what: str) -> bytes:
+    """A pseudonym key from a file (stripped); ConfigError naming the file if unreadable or
+    empty."""
+    try:
+        key = path.expanduser().read_text().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the pseudonym key file {path} ({what}): {exc.strerror or exc}.",
+            hint="Point it at the file holding the platform's key.",
+            tried=[str(path)],
+        ) from exc
+    if not key:
+        raise ConfigError(
+            f"The pseudonym key file {path} ({what}) is empty.",
+            hint="Put the platform's key in it.",
+            tried=[str(path)],
+        )
+    return key.encode()
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:
@@ -116,8 +139,9 @@ class Settings(BaseSettings):
     api_port: Port = 8787
     api_url: str | None = None  # how clients reach it; default http://api_host:api_port
 
-    # HMAC key for donor and recipient pseudonyms.
+    # HMAC key for donor and recipient pseudonyms (or a file holding it).
     pseudonym_key: SecretStr | None = None
+    pseudonym_key_file: Path | None = None
 
     # Streams.
     app_id: str = "bloodtrace"
@@ -235,6 +259,8 @@ class Settings(BaseSettings):
         """
         if self.pseudonym_key is not None and self.pseudonym_key.get_secret_value():
             return self.pseudonym_key.get_secret_value().encode()
+        if self.pseudonym_key_file is not None:
+            return read_key_file(self.pseudonym_key_file, f"{ENV_PREFIX}PSEUDONYM_KEY_FILE")
         key_file = self.data_path / "secrets" / "pseudonym.key"
         if key_file.exists():
             return key_file.read_text().strip().encode()
@@ -251,6 +277,20 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as handle:
             handle.write(key)
         return key.encode()
+
+    def sdk_settings(self, source: str = "sdk") -> SdkSettings:
+        """The settings of a producer this platform runs (HTTP ingest, emit, simulate, demo):
+        its broker, topics, edge checks and key (made here, in embedded mode, if none yet)."""
+        from sdk.settings import SdkSettings
+
+        return SdkSettings(
+            broker_url=self.bootstrap_servers,
+            pseudonym_key=SecretStr(self.pseudonym_secret().decode()),
+            data_dir=self.data_dir,
+            source=source,
+            topic_prefix=self.topic_prefix,
+            ingest=self.ingest,
+        )
 
     def describe(self) -> dict[str, object]:
         """What a person may see of the configuration: secrets masked."""

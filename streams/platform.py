@@ -89,7 +89,7 @@ class Platform:
     def producer(self) -> Producer:
         with self._producer_lock:
             if self._producer is None:
-                self._producer = Producer(self.settings, source="http")
+                self._producer = Producer(self.settings.sdk_settings("http"))
             return self._producer
 
     def ingest(self, events: list[Any]) -> list[Outcome]:
