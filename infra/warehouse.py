@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,9 @@ from infra.errors import (
 )
 from infra.settings import Settings
 
+# clickhouse-connect logs each failed request as a warning before raising; every such error
+# reaches callers translated (and the CLI prints it once), so only its errors are logged.
+logging.getLogger("clickhouse_connect").setLevel(logging.ERROR)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _local = threading.local()
 _create_lock = threading.Lock()
@@ -82,6 +86,7 @@ _CONNECTION_WORDS = (
     "failed to read response",
     "error executing http request",
 )
+# (The first of these found in an error names its reason: specific ones come first.)
 _CODE_IN_TEXT = re.compile(r"\b[Cc]ode:\s*(\d+)")
 _HTTP_STATUS_IN_TEXT = re.compile(r"HTTP status (\d{3})")
 
@@ -141,9 +146,10 @@ def translate(exc: BaseException, where: str) -> BloodtraceError:
     )
     if transport:
         return WarehouseUnavailable(
-            f"The warehouse at {where} does not answer: {summary}",
-            hint="Retried automatically by the stream; check BLOODTRACE_WAREHOUSE_URL and "
-            "that the ClickHouse server is up.",
+            f"The warehouse at {where} does not answer ({_transport_reason(lowered, status)}).",
+            hint="Check that the ClickHouse server is up and BLOODTRACE_WAREHOUSE_URL points at "
+            "it; the platform keeps retrying its writes until it is back.",
+            detail=summary,
         )
     return WarehouseQueryFailed(
         f"The warehouse refused a statement: {summary}",
@@ -151,6 +157,16 @@ def translate(exc: BaseException, where: str) -> BloodtraceError:
         "(run `bloodtrace migrate`?).",
         code=code,
     )
+
+
+def _transport_reason(lowered: str, status: re.Match[str] | None) -> str:
+    """A few words on why a connection failed, instead of urllib3's paragraph."""
+    if status is not None:
+        return f"HTTP status {status.group(1)}"
+    for words in _CONNECTION_WORDS:
+        if words in lowered:
+            return words.replace("remotedisconnected", "remote end closed")
+    return "no connection"
 
 
 def _public_dsn(dsn: str) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -173,3 +176,27 @@ def test_retrying_stops_when_asked() -> None:
     with pytest.raises(WarehouseUnavailable):
         retrying(write, first_delay=0.01, stopping=stop)
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize("command", [["lookback", "list"], ["trace", "G123498654321H"]])
+def test_the_cli_says_the_warehouse_is_down_without_a_traceback(
+    tmp_path: Any, command: list[str]
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BLOODTRACE_")}
+    env.update(
+        BLOODTRACE_DATA_DIR=str(tmp_path),
+        BLOODTRACE_WAREHOUSE_URL=f"http://127.0.0.1:{free_port()}",
+        BLOODTRACE_API_PORT=str(free_port()),
+        BLOODTRACE_PSEUDONYM_KEY="k",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "does not answer (connection refused)" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
