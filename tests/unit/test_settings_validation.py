@@ -147,5 +147,5 @@ def test_the_cli_prints_the_error_and_exits_2(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 2, done.stderr
-    assert "BLOODTRACE_SINK_BATCH_SIZE=-5" in done.stderr
+    assert "BLOODTRACE_SINK_BATCH_SIZE=-5: must be greater than 0" in " ".join(done.stderr.split())
     assert "Traceback" not in done.stderr + done.stdout
