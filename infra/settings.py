@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # "chdb:///abs/path" or "http(s)://user:password@host:8123".
     warehouse_url: SecretStr | None = None
     warehouse_database: str = "bloodtrace"
+    # A ClickHouse cluster name (remote_servers, with Keeper): migrations then create
+    # Replicated*MergeTree tables ON CLUSTER behind Distributed ones (infra/cluster_ddl.py),
+    # and dbt builds distributed materialisations. Empty: plain MergeTree.
+    warehouse_cluster: str | None = None
 
     # HTTP API co-hosted in the worker.
     api_host: str = "127.0.0.1"
@@ -154,6 +158,7 @@ class Settings(BaseSettings):
             "bootstrap_servers": self.bootstrap_servers,
             "warehouse": dsn,
             "warehouse_database": self.warehouse_database,
+            "warehouse_cluster": self.warehouse_cluster or "",
             "api": self.api_base_url,
         }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from infra.cluster_ddl import CLUSTER_CLIENT_SETTINGS, clustered, quote
 from infra.errors import (
     MigrationFailed,
     WarehouseError,
@@ -29,6 +31,8 @@ from infra.settings import Settings
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _local = threading.local()
 _create_lock = threading.Lock()
+# The cluster a client's migrations target (set by connect() from the settings).
+_clusters: weakref.WeakKeyDictionary[Client, str] = weakref.WeakKeyDictionary()
 
 
 def _translate(exc: Exception, dsn_hint: str) -> WarehouseError:
@@ -63,17 +67,25 @@ def connect(settings: Settings, *, database: str | None = None) -> Client:
     """A new client on the configured warehouse, with the platform's database created."""
     dsn = settings.warehouse_dsn
     db = database or settings.warehouse_database
+    cluster = settings.warehouse_cluster
     try:
         if dsn.startswith("chdb://"):
             Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
         with _create_lock:
             bootstrap = clickhouse_connect.get_client(dsn=dsn)
-            bootstrap.command(f"create database if not exists {db}")
+            on_cluster = f" on cluster {quote(cluster)}" if cluster else ""
+            bootstrap.command(f"create database if not exists {db}{on_cluster}")
             if dsn.startswith("chdb://"):
                 bootstrap.database = db
                 return bootstrap
             bootstrap.close()
-            return clickhouse_connect.get_client(dsn=dsn, database=db)
+            if not cluster:
+                return clickhouse_connect.get_client(dsn=dsn, database=db)
+            client = clickhouse_connect.get_client(
+                dsn=dsn, database=db, settings=dict(CLUSTER_CLIENT_SETTINGS)
+            )
+            _clusters[client] = cluster
+            return client
     except WarehouseError:
         raise
     except Exception as exc:
@@ -114,20 +126,35 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
+def cluster_statements(statements: list[str], cluster: str | None, database: str) -> list[str]:
+    """The statements as they run: unchanged, or rewritten for a cluster (cluster_ddl)."""
+    if not cluster:
+        return statements
+    return [out for s in statements for out in clustered(s, cluster, database)]
+
+
 def migrate(client: Client) -> list[str]:
-    """Apply every migration not applied yet; safe to run any number of times."""
-    client.command(
+    """Apply every migration not applied yet; safe to run any number of times.
+
+    On a cluster (``warehouse_cluster``) every statement goes through cluster_ddl: replicated
+    local tables ON CLUSTER behind Distributed ones.
+    """
+    cluster = _clusters.get(client)
+    database = client.database or "default"
+    ledger = (
         "create table if not exists schema_migrations (version UInt32, name String, "
         "checksum String, applied_at DateTime64(3, 'UTC') default now64(3)) "
         "engine = MergeTree order by version"
     )
+    for statement in cluster_statements([ledger], cluster, database):
+        client.command(statement)
     applied = {row[0] for row in client.query("select version from schema_migrations").result_rows}
     done = []
     for version, name, sql in migrations():
         if version in applied:
             continue
         try:
-            for statement in _statements(sql):
+            for statement in cluster_statements(_statements(sql), cluster, database):
                 client.command(statement)
         except Exception as exc:
             raise MigrationFailed(
