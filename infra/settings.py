@@ -11,7 +11,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.errors import ConfigError
@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     app_id: str = "bloodtrace"
     topic_prefix: str = "bloodtrace"
     topic_partitions: int = 4
+    # A Kafka cluster: 3 and 2 (infra/deploy/). Tansu (one broker) takes 1 and 1.
+    topic_replication_factor: int = 1
+    topic_min_insync_replicas: int = 1
     sink_batch_size: int = 5000
     sink_batch_seconds: float = 0.2
     # Tansu makes a group join wait half the rebalance timeout: keep these short.
@@ -85,6 +88,15 @@ class Settings(BaseSettings):
     lifecycle: LifecycleRules = Field(default_factory=LifecycleRules)
     quality: QualityRules = Field(default_factory=QualityRules)
     dbt: DbtRules = Field(default_factory=DbtRules)
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_server(self) -> Settings:
+        if self.warehouse_cluster and self.embedded_warehouse:
+            raise ValueError(
+                "BLOODTRACE_WAREHOUSE_CLUSTER needs a ClickHouse server URL "
+                "(BLOODTRACE_WAREHOUSE_URL=http(s)://...), not the embedded chDB warehouse"
+            )
+        return self
 
     # ---- derived values -------------------------------------------------------------------
     @property

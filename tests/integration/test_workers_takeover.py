@@ -39,7 +39,7 @@ from models.isbt128 import make_din
 from models.pseudonym import pseudonymise
 from sdk.producer import Producer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.any_profile]
 
 PARTITIONS = 8
 UNITS = 48  # even: collected, produced, released; odd: collected only
