@@ -20,6 +20,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -133,6 +134,10 @@ class Settings(BaseSettings):
     # "chdb:///abs/path" or "http(s)://user:password@host:8123".
     warehouse_url: SecretStr | None = None
     warehouse_database: str = "bloodtrace"
+    # A ClickHouse cluster name (remote_servers, with Keeper): migrations then create
+    # Replicated*MergeTree tables ON CLUSTER behind Distributed ones (infra/cluster_ddl.py),
+    # and dbt builds distributed materialisations. Empty: plain MergeTree.
+    warehouse_cluster: str | None = None
 
     # HTTP API co-hosted in the worker.
     api_host: str = "127.0.0.1"
@@ -147,6 +152,9 @@ class Settings(BaseSettings):
     app_id: str = "bloodtrace"
     topic_prefix: str = "bloodtrace"
     topic_partitions: PositiveInt = 4
+    # A Kafka cluster: 3 and 2 (infra/deploy/). Tansu (one broker) takes 1 and 1.
+    topic_replication_factor: PositiveInt = 1
+    topic_min_insync_replicas: PositiveInt = 1
     sink_batch_size: PositiveInt = 5000
     sink_batch_seconds: PositiveFloat = 0.2
     # Tansu makes a group join wait half the rebalance timeout: keep these short.
@@ -199,9 +207,7 @@ class Settings(BaseSettings):
     @classmethod
     def _database_name(cls, value: str) -> str:
         if not _IDENTIFIER.match(value):
-            raise ValueError(
-                "must be a plain name: letters, digits and _, not starting with a digit"
-            )
+            raise ValueError("must be a plain name: letters, digits and _ (not first a digit)")
         return value
 
     @field_validator("topic_prefix", "app_id")
@@ -217,6 +223,15 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_server(self) -> Settings:
+        if self.warehouse_cluster and self.embedded_warehouse:
+            raise ValueError(
+                "BLOODTRACE_WAREHOUSE_CLUSTER needs a ClickHouse server URL "
+                "(BLOODTRACE_WAREHOUSE_URL=http(s)://...), not the embedded chDB warehouse"
+            )
+        return self
 
     # ---- derived values -------------------------------------------------------------------
     @property
@@ -304,6 +319,7 @@ class Settings(BaseSettings):
             "bootstrap_servers": self.bootstrap_servers,
             "warehouse": dsn,
             "warehouse_database": self.warehouse_database,
+            "warehouse_cluster": self.warehouse_cluster or "",
             "api": self.api_base_url,
         }
 

@@ -27,6 +27,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 from clickhouse_connect.driver.query import QueryResult
 from clickhouse_connect.driver.summary import QuerySummary
 
+from infra.cluster_ddl import CLUSTER_CLIENT_SETTINGS, clustered, quote
 from infra.errors import (
     BloodtraceError,
     MigrationFailed,
@@ -181,9 +182,18 @@ class WarehouseClient:
     call connects again: a warehouse that comes back is used again without a restart.
     """
 
-    def __init__(self, dsn: str, database: str, client: Client | None = None) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        database: str,
+        client: Client | None = None,
+        *,
+        cluster: str | None = None,
+    ) -> None:
         self.dsn = dsn
         self.database = database
+        # The cluster this client's migrations target (BLOODTRACE_WAREHOUSE_CLUSTER).
+        self.cluster = cluster
         self.where = _public_dsn(dsn)
         self._client = client
 
@@ -194,7 +204,7 @@ class WarehouseClient:
 
     def _connected(self) -> Client:
         if self._client is None:
-            self._client = _open(self.dsn, self.database)
+            self._client = _open(self.dsn, self.database, self.cluster)
         return self._client
 
     def _call(self, action: Callable[[Client], T]) -> T:
@@ -267,19 +277,24 @@ class WarehouseClient:
         self._drop()
 
 
-def _open(dsn: str, database: str) -> Client:
+def _open(dsn: str, database: str, cluster: str | None = None) -> Client:
     """A clickhouse-connect client on ``database``, created if missing (errors translated)."""
     try:
         if dsn.startswith("chdb://"):
             Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
         with _create_lock:
             bootstrap = clickhouse_connect.get_client(dsn=dsn)
-            bootstrap.command(f"create database if not exists {database}")
+            on_cluster = f" on cluster {quote(cluster)}" if cluster else ""
+            bootstrap.command(f"create database if not exists {database}{on_cluster}")
             if dsn.startswith("chdb://"):
                 bootstrap.database = database
                 return bootstrap
             bootstrap.close()
-            return clickhouse_connect.get_client(dsn=dsn, database=database)
+            if not cluster:
+                return clickhouse_connect.get_client(dsn=dsn, database=database)
+            return clickhouse_connect.get_client(
+                dsn=dsn, database=database, settings=dict(CLUSTER_CLIENT_SETTINGS)
+            )
     except Exception as exc:
         raise translate(exc, _public_dsn(dsn)) from exc
 
@@ -288,7 +303,8 @@ def connect(settings: Settings, *, database: str | None = None) -> WarehouseClie
     """A new client on the configured warehouse, with the platform's database created."""
     dsn = settings.warehouse_dsn
     db = database or settings.warehouse_database
-    return WarehouseClient(dsn, db, _open(dsn, db))
+    cluster = settings.warehouse_cluster
+    return WarehouseClient(dsn, db, _open(dsn, db, cluster), cluster=cluster)
 
 
 def thread_client(settings: Settings) -> WarehouseClient:
@@ -326,20 +342,35 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
+def cluster_statements(statements: list[str], cluster: str | None, database: str) -> list[str]:
+    """The statements as they run: unchanged, or rewritten for a cluster (cluster_ddl)."""
+    if not cluster:
+        return statements
+    return [out for s in statements for out in clustered(s, cluster, database)]
+
+
 def migrate(client: WarehouseClient) -> list[str]:
-    """Apply every migration not applied yet; safe to run any number of times."""
-    client.command(
+    """Apply every migration not applied yet; safe to run any number of times.
+
+    On a cluster (``warehouse_cluster``) every statement goes through cluster_ddl: replicated
+    local tables ON CLUSTER behind Distributed ones.
+    """
+    cluster = client.cluster
+    database = client.database or "default"
+    ledger = (
         "create table if not exists schema_migrations (version UInt32, name String, "
         "checksum String, applied_at DateTime64(3, 'UTC') default now64(3)) "
         "engine = MergeTree order by version"
     )
+    for statement in cluster_statements([ledger], cluster, database):
+        client.command(statement)
     applied = {row[0] for row in client.query("select version from schema_migrations").result_rows}
     done = []
     for version, name, sql in migrations():
         if version in applied:
             continue
         try:
-            for statement in _statements(sql):
+            for statement in cluster_statements(_statements(sql), cluster, database):
                 client.command(statement)
         except BloodtraceError as exc:
             if exc.transient:  # the warehouse went away: not the migration's fault

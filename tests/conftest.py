@@ -37,6 +37,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs the integration suite once per profile; tests that use a server
+    whatever the profile (marked ``any_profile``) need to run in one pass only."""
+    if config.getoption("--warehouse") != "server":
+        return
+    skip = pytest.mark.skip(
+        reason="uses its own ClickHouse server in every profile: ran in the embedded pass"
+    )
+    for item in items:
+        if item.get_closest_marker("any_profile"):
+            item.add_marker(skip)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"warehouse profile: {config.getoption('--warehouse')}"
 
@@ -79,6 +92,16 @@ def warehouse_dsn(
         server: ChServer = request.getfixturevalue("chserver")
         return server.url
     return f"chdb://{tmp_path_factory.mktemp('chdb')}/warehouse"
+
+
+@pytest.fixture
+def process_warehouse(warehouse_profile: str, warehouse_dsn: str) -> dict[str, str]:
+    """Settings overrides for a platform in a child process: on the server profile the
+    session's server and a database of its own; embedded, nothing (the child owns a chDB
+    directory under its data_dir, since the test process may hold the session's)."""
+    if warehouse_profile != "server":
+        return {}
+    return {"warehouse_url": warehouse_dsn, "warehouse_database": f"t_{uuid.uuid4().hex[:10]}"}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from harness import free_port
 
 from infra.chserver import ChServer, ServerStartFailed
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.any_profile]
 
 
 def test_server_keeps_data_across_a_restart(tmp_path: Path) -> None:
