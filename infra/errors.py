@@ -6,6 +6,7 @@ Every error the platform raises on purpose is a :class:`BloodtraceError`. Lower-
 
     BloodtraceError                      message, hint, fields, transient
     ├── ConfigError                      a setting is missing or wrong (terminal)
+    │   └── InvalidSettings              a value that cannot be right (also a ValueError)
     ├── BrokerError
     │   ├── BrokerUnavailable            no broker answers at the address (transient)
     │   └── DeliveryFailed               the broker did not confirm an event (transient)
@@ -69,6 +70,11 @@ def _jsonable(value: Any) -> Any:
 
 class ConfigError(BloodtraceError):
     exit_code = 2
+
+
+class InvalidSettings(ConfigError, ValueError):
+    """Settings refused when they load, naming each variable and what it allows. Also a
+    ValueError, as pydantic's own validation errors are, for code that catches those."""
 
 
 class BrokerError(BloodtraceError):

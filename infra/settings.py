@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from infra.errors import ConfigError
+from infra.errors import ConfigError, InvalidSettings
 from models.rules import (
     ColdChainRules,
     DbtRules,
@@ -89,7 +89,7 @@ def env_name(loc: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + "__".join(str(part) for part in loc if not isinstance(part, int)).upper()
 
 
-def config_error(exc: ValidationError) -> ConfigError:
+def config_error(exc: ValidationError) -> InvalidSettings:
     """One ConfigError naming every refused variable, its value (unless secret) and what is
     allowed, e.g. ``BLOODTRACE_SINK_BATCH_SIZE=-5: must be greater than 0``."""
     problems = []
@@ -106,7 +106,7 @@ def config_error(exc: ValidationError) -> ConfigError:
             problems.append(f"{name}: {allowed}")
         else:
             problems.append(f"{name}={error['input']}: {allowed}")
-    return ConfigError(
+    return InvalidSettings(
         "Invalid configuration:\n  " + "\n  ".join(problems),
         hint=f"Fix the {ENV_PREFIX}* environment variable(s) or .env; README "
         "(Configuration) lists every setting and its default.",
