@@ -25,10 +25,13 @@ def _error_class(name: object) -> type[BloodtraceError]:
 
 
 def platform_is_up(settings: Settings, timeout: float = 0.5) -> bool:
+    """Whether a platform answers at the API address, healthy or degraded: one whose warehouse
+    is down (/health 503) still runs, and still owns an embedded warehouse."""
     try:
-        return httpx.get(f"{settings.api_base_url}/health", timeout=timeout).status_code < 500
+        status = httpx.get(f"{settings.api_base_url}/health", timeout=timeout).status_code
     except httpx.HTTPError:
         return False
+    return status < 500 or status == 503
 
 
 def api_call(

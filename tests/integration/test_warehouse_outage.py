@@ -5,13 +5,15 @@ accepted meanwhile is stored exactly once."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 from events_factory import donation
-from harness import platform_settings, thread_platform, wait_until
+from harness import platform_settings, settings_env, thread_platform, wait_until
 
 from infra.chserver import start as start_chserver
 from infra.warehouse import connect
@@ -28,11 +30,15 @@ READ_ROUTES = [
     "/v1/status",
     "/v1/units/G123498654321H/trace",
     "/v1/donors/ps_00000000000000000000000000000000/trace",
+    "/v1/recipients/ps_00000000000000000000000000000000/trace",
     "/v1/lookbacks",
     "/v1/inventory",
     "/v1/inventory/levels",
+    "/v1/inventory/expiring",
     "/v1/coldchain/excursions",
     "/v1/quality/runs",
+    "/v1/quality/findings",
+    "/v1/quality/summary",
 ]
 
 
@@ -78,6 +84,17 @@ def test_a_warehouse_outage_loses_nothing(tmp_path: Path, broker: str) -> None:
                 assert detail["transient"] and detail["hint"], (route, detail)
                 assert reply.headers["retry-after"]
             assert metrics.snapshot()["accepted"] < BEFORE + DURING
+            # The CLI asks the (degraded) platform and prints its message: no traceback.
+            cli = subprocess.run(
+                [sys.executable, "-m", "cli", "lookback", "list"],
+                env=settings_env(settings),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert cli.returncode == 3, cli.stderr
+            assert "does not answer" in " ".join(cli.stderr.split())
+            assert "Traceback" not in cli.stderr + cli.stdout
             outage = time.monotonic() - killed_at
 
             server.start()  # same path, same port: the data written before is there
@@ -101,5 +118,32 @@ def test_a_warehouse_outage_loses_nothing(tmp_path: Path, broker: str) -> None:
         )
         assert stored == {str(e["event_id"]) for e in events}
         assert (total, distinct, donations) == (len(events), len(events), len(events))
+    finally:
+        server.stop()
+
+
+def test_a_platform_stops_promptly_while_the_warehouse_is_down(tmp_path: Path, broker: str) -> None:
+    """Writes waiting out an outage give up when the platform stops (nothing acknowledged)."""
+    server = start_chserver(tmp_path / "clickhouse")
+    try:
+        settings = platform_settings(
+            tmp_path, broker, warehouse_url=server.url, warehouse_database="stopping"
+        )
+        with thread_platform(settings) as handle:
+            metrics = handle.platform.ctx.metrics
+            server.stop()
+            with Producer(settings) as producer:
+                for i in range(50):
+                    assert producer.send(donation(i)).accepted
+            wait_until(
+                lambda: metrics.snapshot()["retries"].get("WarehouseUnavailable", 0) >= 2,
+                60,
+                what="the worker to retry the warehouse",
+            )
+            leaving = time.monotonic()
+        stopped_in = time.monotonic() - leaving
+        print(f"\nstopped in {stopped_in:.1f} s with the warehouse down")
+        assert not handle.thread.is_alive()
+        assert stopped_in < 45
     finally:
         server.stop()
