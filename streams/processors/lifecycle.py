@@ -5,9 +5,10 @@ Two parts, each working per batch:
 
 - the units stage (run on each batch of ``events.valid``, keyed by DIN, by the platform's one
   ``processors`` agent, or by an agent ``lifecycle-units`` of its own via ``register``) folds
-  each unit event into the unit's state (models.lifecycle) kept in the Faust table ``lifecycle-units`` (changelog
-  backed, co-partitioned with the topic). It raises the unit alerts and tells the donor side
-  about each donation and its screening outcome on ``lifecycle.donors``, keyed by donor.
+  each unit event into the unit's state (models.lifecycle) kept in the Faust table
+  ``lifecycle-units`` (changelog backed, co-partitioned with the topic). It raises the unit
+  alerts and tells the donor side about each donation and its screening outcome on
+  ``lifecycle.donors``, keyed by donor.
 - ``lifecycle-donors`` reads those notes and keeps each donor's history in the table
   ``lifecycle-donors`` (models.donor_history): donor age and interval rules, and, on a
   confirmed reactive screen, the lookback (streams/lookback.py: scope from the warehouse,
@@ -22,8 +23,8 @@ checked against the alerts table first.
 Order of effects per batch: alerts, notes and recalls are delivered, then the tables are
 updated, then the batch is acknowledged. The units stage is pipelined (the next batch is folded
 while this one's effects are delivered): states folded but not yet in the table are read from
-an overlay, dropped when the batch completes or fails. A crash replays the batch against the older state:
-alerts come again with the same ``alert_id``, notes and lookback rows are deduplicated
+an overlay, dropped when the batch completes or fails. A crash replays the batch against the
+older state: alerts come again with the same ``alert_id``, notes and lookback rows are deduplicated
 downstream (by DIN, by source offset). Each unit remembers its last event ids, so an event
 forwarded twice is folded once.
 """
