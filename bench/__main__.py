@@ -124,6 +124,17 @@ def aims(sections: dict[str, Any]) -> list[dict[str, Any]]:
                     "met": factor >= 0.8 and figure >= 5000,
                 }
             )
+    if pipe.get("median_cpu_ratio") is not None:
+        out.append(
+            {
+                "aim": "whole worker, CPU per event vs bare Faust loop (steady under load)",
+                "figure": f"{pipe['median_whole_worker_cpu_us_per_event']:,} us/ev",
+                "baseline": f"{pipe.get('median_bare_cpu_us_per_event', '?')} us/ev",
+                "ratio": pipe["median_cpu_ratio"],
+                "target": ">= 0.8x",
+                "met": pipe["median_cpu_ratio"] >= 0.8,
+            }
+        )
     dbt = result("dbt")
     for key, label, limit in (
         ("full_build_seconds", "dbt full build", 60.0),

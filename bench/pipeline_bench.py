@@ -277,6 +277,9 @@ def run(events: int = 100_000, rounds: int = 2) -> dict[str, Any]:
             "median_whole_worker_cpu_us_per_event": statistics.median(
                 r["whole_worker_cpu_us_per_event"] for r in results
             ),
+            "median_bare_cpu_us_per_event": statistics.median(
+                r["bare_cpu_us_per_event"] for r in results
+            ),
             "median_cpu_ratio": statistics.median(r["cpu_ratio"] for r in results),
         }
     finally:
