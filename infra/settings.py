@@ -26,6 +26,7 @@ from models.rules import (
     QualityRules,
     ScreeningRules,
     StorageRules,
+    SupplyRules,
 )
 
 ENV_PREFIX = "BLOODTRACE_"
@@ -81,6 +82,7 @@ class Settings(BaseSettings):
     lifecycle: LifecycleRules = Field(default_factory=LifecycleRules)
     quality: QualityRules = Field(default_factory=QualityRules)
     dbt: DbtRules = Field(default_factory=DbtRules)
+    supply: SupplyRules = Field(default_factory=SupplyRules)
 
     # ---- derived values -------------------------------------------------------------------
     @property
