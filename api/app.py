@@ -34,6 +34,7 @@ ROUTERS: list[str] = [
     "api.routes.inventory",
     "api.routes.coldchain",
     "api.routes.dbt",
+    "api.routes.supply",
 ]
 # How many of a request's validation errors an answer lists.
 MAX_ERRORS_SHOWN = 10
