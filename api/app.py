@@ -35,6 +35,7 @@ ROUTERS: list[str] = [
     "api.routes.coldchain",
     "api.routes.dbt",
     "api.routes.supply",
+    "api.routes.figures",
 ]
 # How many of a request's validation errors an answer lists.
 MAX_ERRORS_SHOWN = 10
@@ -70,7 +71,11 @@ def create_api(lifespan: Callable[..., Any] | None = None) -> FastAPI:
 
     @api.exception_handler(BloodtraceError)
     async def _bloodtrace_error(_: Request, exc: BloodtraceError) -> JSONResponse:
-        return JSONResponse(status_code=exc.http_status, content={"detail": exc.to_dict()})
+        # A transient fault (warehouse or broker down) says when to come back.
+        headers = {"Retry-After": "5"} if exc.transient else None
+        return JSONResponse(
+            status_code=exc.http_status, content={"detail": exc.to_dict()}, headers=headers
+        )
 
     @api.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

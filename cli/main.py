@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "cli.inventory",
     "cli.dbt",
     "cli.supply",
+    "cli.figures",
 ]
 
 app = typer.Typer(

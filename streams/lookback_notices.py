@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
-from clickhouse_connect.driver.client import Client
 
 from infra.settings import Settings
+from infra.warehouse import WarehouseClient
 from models.lifecycle import Status, from_ms, iso, to_ms
 
 _NAMESPACE = uuid.UUID("3f4b0c52-91de-4f55-8b3c-2a7d4e1c9b60")
@@ -118,7 +118,7 @@ def plan_notices(
 
 
 def notice_status(
-    client: Client, lookback_ids: list[str], now: datetime | None = None
+    client: WarehouseClient, lookback_ids: list[str], now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Each hospital's notice for these lookbacks, acknowledged or not, overdue or not."""
     now = now or datetime.now(UTC)
@@ -163,7 +163,7 @@ def _utc(value: datetime) -> datetime:
 
 
 def due_reminders(
-    client: Client, settings: Settings, now: datetime | None = None
+    client: WarehouseClient, settings: Settings, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Notices overdue and not reminded within ``notice_reminder_every_hours``."""
     now = now or datetime.now(UTC)
@@ -188,7 +188,7 @@ def due_reminders(
 
 
 def send_reminders(
-    client: Client,
+    client: WarehouseClient,
     settings: Settings,
     send: Callable[[list[tuple[bytes, bytes]]], None],
     now: datetime | None = None,

@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
 from threadpoolctl import threadpool_limits
 
 from infra.errors import NotFound
 from infra.settings import Settings
+from infra.warehouse import WarehouseClient
 from models.alerts import Alert, alert_row
 from models.inventory import COMPONENT_NAMES_ZH, LEVEL_NAMES_ZH
 from models.recruitment import PLATELETS, WHOLE, CallList, DonorRecord, PastDonation, call_list
@@ -56,7 +56,9 @@ group by d, c.abo_rh, c.component_type
 """
 
 
-def read_history(client: Client, settings: Settings, end: date | None = None) -> DailyHistory:
+def read_history(
+    client: WarehouseClient, settings: Settings, end: date | None = None
+) -> DailyHistory:
     """Daily collection, use, discards and returns per group × component, and the stock at
     the end of ``end`` (default: the last complete local day with events)."""
     rules = settings.supply
@@ -175,7 +177,7 @@ def _forecast_rows(
     return rows
 
 
-def open_episodes(client: Client) -> dict[tuple[str, str], str]:
+def open_episodes(client: WarehouseClient) -> dict[tuple[str, str], str]:
     rows = client.query(
         "select abo_rh, component_type, episode from supply_warnings final where state = 'open'"
     ).result_rows
@@ -221,7 +223,7 @@ def episode_alert(change: EpisodeChange, run_at: datetime) -> Alert:
 
 
 def run_forecast(
-    client: Client,
+    client: WarehouseClient,
     settings: Settings,
     *,
     send_alerts: Callable[[list[Alert]], None] | None = None,
@@ -295,7 +297,7 @@ def _alert_columns() -> tuple[str, ...]:
     return ALERT_COLUMNS
 
 
-def latest_forecast(client: Client) -> dict[str, Any]:
+def latest_forecast(client: WarehouseClient) -> dict[str, Any]:
     """The latest stored run, per group × component and day ahead (for the dashboard)."""
     runs = client.query(
         "select run_id, run_at, history_from, history_to from supply_forecasts "
@@ -369,7 +371,7 @@ group by d.donor_id
 """
 
 
-def read_donors(client: Client, settings: Settings, abo_rh: str) -> list[DonorRecord]:
+def read_donors(client: WarehouseClient, settings: Settings, abo_rh: str) -> list[DonorRecord]:
     """Every donor of a group with their donations, deferrals and reactive history."""
     tz = settings.supply.timezone
     rows = client.query(
@@ -414,7 +416,7 @@ def turn_up_rate(settings: Settings) -> float:
 
 
 def recruit(
-    client: Client,
+    client: WarehouseClient,
     settings: Settings,
     abo_rh: str,
     *,
