@@ -58,15 +58,9 @@ def _start_platform(settings: Settings) -> subprocess.Popen[bytes]:
 
 def _stop_leftover_broker(settings: Settings) -> None:
     """A platform killed before its clean shutdown leaves the embedded broker running."""
-    from infra.broker import EmbeddedBroker
+    from infra.broker import stop_leftover_broker
 
-    pid_file = settings.data_path / "run" / "broker.pid"
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return
-    broker = EmbeddedBroker(pid, settings.embedded_broker_port, pid_file, pid_file)
-    broker.stop()
+    stop_leftover_broker(settings)
 
 
 def _wait_for_pipeline(settings: Settings, target: int) -> dict[str, Any]:

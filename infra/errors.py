@@ -6,17 +6,21 @@ Every error the platform raises on purpose is a :class:`BloodtraceError`. Lower-
 
     BloodtraceError                      message, hint, fields, transient
     ├── ConfigError                      a setting is missing or wrong (terminal)
+    │   └── InvalidSettings              a value that cannot be right (also a ValueError)
     ├── BrokerError
     │   ├── BrokerUnavailable            no broker answers at the address (transient)
     │   └── DeliveryFailed               the broker did not confirm an event (transient)
     ├── WarehouseError
     │   ├── WarehouseUnavailable         the warehouse did not answer (transient)
+    │   ├── WarehouseBusy                overloaded: too many parts, memory, timeouts (transient)
+    │   ├── WarehouseQueryFailed         a statement was refused: syntax, unknown table, types
     │   ├── WarehouseLocked              another process owns the chDB path (terminal)
     │   └── MigrationFailed              a schema migration failed (terminal)
     ├── EventRejected                    an event breaks its contract (terminal, has a reason code)
     ├── InvalidIdentifier                a DIN, product code or ABO/RhD code is malformed (terminal)
     ├── NotFound                         an asked-for unit, donor, recipient or lookback is unknown
-    └── PlatformNotRunning               the platform's HTTP API does not answer (transient)
+    ├── PlatformNotRunning               the platform's HTTP API does not answer (transient)
+    └── DataDirInUse                     another platform or command holds the data directory
 
 ``transient`` tells a caller whether the same call may succeed later (retry) or never will (fix
 the input or the configuration). ``hint`` says what to do. ``fields`` carries structured detail
@@ -76,6 +80,11 @@ class ConfigError(BloodtraceError):
     exit_code = 2
 
 
+class InvalidSettings(ConfigError, ValueError):
+    """Settings refused when they load, naming each variable and what it allows. Also a
+    ValueError, as pydantic's own validation errors are, for code that catches those."""
+
+
 class BrokerError(BloodtraceError):
     http_status = 503
 
@@ -97,6 +106,20 @@ class WarehouseError(BloodtraceError):
 class WarehouseUnavailable(WarehouseError):
     transient = True
     exit_code = 3
+
+
+class WarehouseBusy(WarehouseError):
+    """The warehouse answered but cannot take the work now (too many parts, memory, timeouts)."""
+
+    transient = True
+    exit_code = 3
+
+
+class WarehouseQueryFailed(WarehouseError):
+    """The warehouse refused a statement (syntax, unknown table, wrong types): a retry cannot
+    help, so it is a fault of the caller or of the schema."""
+
+    http_status = 500
 
 
 class WarehouseLocked(WarehouseError):
@@ -140,3 +163,10 @@ class PlatformNotRunning(BloodtraceError):
     transient = True
     exit_code = 3
     http_status = 503
+
+
+class DataDirInUse(BloodtraceError):
+    """Another process holds <data_dir>/run/platform.lock (infra/runlock.py)."""
+
+    exit_code = 4
+    http_status = 409

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -25,9 +26,10 @@ from faust.contrib.asgi import faust_app_running
 
 from api.app import create_api
 from api.deps import set_platform
-from infra import logmask
+from infra import logmask, runlock
 from infra.broker import EmbeddedBroker, check_broker, ensure_topics, start_embedded_broker
 from infra.errors import BloodtraceError
+from infra.runlock import RunLock
 from infra.settings import Settings
 from infra.warehouse import connect, migrate, table_counts, thread_client
 from sdk.producer import Outcome, Producer
@@ -80,6 +82,7 @@ class Platform:
         if self._producer is not None:
             with contextlib.suppress(BloodtraceError):
                 self._producer.flush(10)
+        self.ctx.stopping.set()
         self.jobs_executor.shutdown(wait=False, cancel_futures=True)
         self.ctx.warehouse_executor.shutdown(wait=True)
         if self.broker is not None:
@@ -90,7 +93,7 @@ class Platform:
     def producer(self) -> Producer:
         with self._producer_lock:
             if self._producer is None:
-                self._producer = Producer(self.settings, source="http")
+                self._producer = Producer(self.settings.sdk_settings("http"))
             return self._producer
 
     def ingest(self, events: list[Any]) -> list[Outcome]:
@@ -123,6 +126,12 @@ class Platform:
         try:
             brokers = check_broker(self.settings, timeout=2)
             checks["broker"] = {"status": "ok", "brokers": brokers}
+            store = self.broker.store if self.broker is not None else None
+            if store is not None and not store.healthy():
+                checks["broker"] = {
+                    "status": "down",
+                    "error": f"the broker's storage (S3 at {store.endpoint}) does not answer",
+                }
         except BloodtraceError as exc:
             checks["broker"] = {"status": "down", "error": exc.message}
         try:
@@ -135,6 +144,7 @@ class Platform:
         checks["worker"] = {
             "status": "ok" if self.ctx.app.started and assigned else "starting",
             "assigned_partitions": assigned,
+            "leader": self.is_leader(),  # runs the scheduled jobs
         }
         status = "ok" if all(c["status"] == "ok" for c in checks.values()) else "degraded"
         return {"status": status, "checks": checks, "config": self.settings.describe()}
@@ -145,9 +155,20 @@ class Platform:
             "health": self.health(),
             "uptime_seconds": round((datetime.now(UTC) - self.started_at).total_seconds(), 1),
             "metrics": self.ctx.metrics.snapshot(),
+            "assignment": self.assignment(),
             "tables": table_counts(thread_client(self.settings)),
             "jobs": self.job_results,
         }
+
+    def assignment(self) -> dict[str, list[int]]:
+        """Topic -> partitions this worker holds now (several workers share a group)."""
+        app = self.ctx.app
+        if not app.started or app.consumer is None:
+            return {}
+        found: dict[str, list[int]] = {}
+        for tp in app.consumer.assignment():
+            found.setdefault(tp.topic, []).append(tp.partition)
+        return {topic: sorted(parts) for topic, parts in sorted(found.items())}
 
     def run_job(self, name: str) -> dict[str, Any]:
         """Run one scheduled job now, in the jobs thread (blocking the caller's thread)."""
@@ -174,11 +195,30 @@ class Platform:
         self.job_results[name] = result
         return result
 
+    def is_leader(self) -> bool:
+        """Whether this worker runs the scheduled jobs.
+
+        Several workers form one consumer group; Faust's leader assignor gives partition 0 of
+        a one-partition topic (``<app_id>-__assignor-__leader``) to exactly one member per
+        group generation, so exactly one worker is leader, and when it dies the rebalance
+        that hands its partitions on hands on the leadership too. One worker alone is always
+        leader once assigned. (A lease row in the warehouse would need an atomic
+        compare-and-set ClickHouse does not have; the group coordinator already is one.)
+        """
+        app = self.ctx.app
+        if not app.started or app.consumer is None:
+            return False
+        try:
+            return bool(app.is_leader())
+        except Exception:  # not assigned yet
+            return False
+
     async def _schedule_loop(self) -> None:
         next_run: dict[str, float] = {}
         loop = asyncio.get_running_loop()
         while True:
             now = loop.time()
+            leader = self.is_leader()
             for name, target, interval_of in SCHEDULED_JOBS:
                 interval = (
                     float(interval_of(self.settings)) if _has_section(self.settings, name) else 0
@@ -186,7 +226,7 @@ class Platform:
                 if interval <= 0:
                     continue
                 due = next_run.setdefault(name, now + interval)
-                if now >= due:
+                if now >= due and leader:
                     next_run[name] = now + interval
                     fn = _resolve(target)
                     if fn is not None:
@@ -203,6 +243,7 @@ class Platform:
                 try:
                     yield
                 finally:
+                    self.ctx.stopping.set()  # writes waiting out an outage give up now
                     scheduler.cancel()
                     set_platform(None)
 
@@ -213,10 +254,27 @@ def _has_section(settings: Settings, job: str) -> bool:
     return job != "dbt" or hasattr(settings, "dbt")
 
 
-def serve(settings: Settings) -> None:
-    """Run the platform until interrupted (SIGINT/SIGTERM)."""
-    platform = Platform(settings)
+class _Terminated(Exception):
+    """SIGTERM, turned into an exception so that clean-up code runs as it does for Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated(signum)
+
+
+def serve(settings: Settings, run_lock: RunLock | None = None) -> None:
+    """Run the platform until SIGINT or SIGTERM, then stop everything it started.
+
+    uvicorn handles both signals for its graceful shutdown and then re-raises the one it got.
+    SIGINT's default handler raises KeyboardInterrupt, but SIGTERM's default kills the process
+    on the spot, which skipped the `finally` below and left the embedded broker running: so
+    SIGTERM raises an exception here too, whether it arrives during start-up or later.
+    """
+    lock = run_lock or runlock.acquire(settings, "serve")  # before anything is touched
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    platform: Platform | None = None
     try:
+        platform = Platform(settings)
         platform.prepare()
         api = create_api(lifespan=platform.lifespan())
         config = uvicorn.Config(
@@ -228,5 +286,16 @@ def serve(settings: Settings) -> None:
             timeout_graceful_shutdown=10,
         )
         uvicorn.Server(config).run()
+    except (KeyboardInterrupt, _Terminated):
+        log.info("stopping on signal")
     finally:
-        platform.shutdown()
+        # A second Ctrl-C or SIGTERM must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            if platform is not None:
+                platform.shutdown()
+        finally:
+            lock.release()
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -1,5 +1,6 @@
 """Nothing lost, nothing doubled: 20,000 events (1,000 sent twice by the producer) stream in
-while the worker is SIGKILLed 20 times at random moments; then the whole platform restarts on
+while the worker is SIGKILLed 20 times at random moments and the durable embedded broker
+(Tansu and its S3 storage) is SIGKILLed and restarted once; then the whole platform restarts on
 an empty in-memory broker (offsets start again at 0) and more events arrive. Every accepted
 event is in the warehouse exactly once."""
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from events_factory import donation
 from harness import (
-    free_port,
+    durable_broker,
     platform_settings,
     query_in_child,
     settings_env,
@@ -58,9 +59,10 @@ def test_twenty_kills_and_an_empty_broker_lose_and_double_nothing(tmp_path: Path
     rng = random.Random(20)
     events = [donation(i) for i in range(N)]
     resent = rng.sample(events, RESENT)
-    port = free_port()
-    with tansu(tmp_path / "broker-1", port=port) as bootstrap:
-        settings = platform_settings(tmp_path, bootstrap, sink_batch_size=500, topic_partitions=4)
+    with durable_broker(tmp_path / "broker-1") as broker:
+        settings = platform_settings(
+            tmp_path, broker.bootstrap, sink_batch_size=500, topic_partitions=4
+        )
         sent: list[str] = []
         done = threading.Event()
         worker = start_process_platform(settings, "worker-0.log")
@@ -71,6 +73,9 @@ def test_twenty_kills_and_an_empty_broker_lose_and_double_nothing(tmp_path: Path
             time.sleep(rng.uniform(0.3, 6.0))  # a random moment: starting, catching up or idle
             stored_by_worker.append(worker.status()["metrics"]["accepted"])
             worker.kill()
+            if kill == KILLS // 2:  # the broker and its storage crash too, and come back
+                broker.kill(tansu=True, storage=True)
+                broker.restart()
             if kill % 4 == 0:  # sometimes the next worker is killed before it is even healthy
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "cli", "serve"],
@@ -91,8 +96,9 @@ def test_twenty_kills_and_an_empty_broker_lose_and_double_nothing(tmp_path: Path
         print(f"after {KILLS} kills: sent {len(sent)}, distinct {N}, stored {first}")
         assert first == [N, N, N, N]
 
-    # The broker is gone with its topics; a new empty one on the same address.
+    # A new, empty, in-memory broker on the same address: offsets start again at 0.
     extra = [donation(i) for i in range(N, N + AFTER_RESET)]
+    port = int(settings.bootstrap_servers.rsplit(":", 1)[1])
     with tansu(tmp_path / "broker-2", port=port):
         worker = start_process_platform(settings, "after-reset.log")
         with Producer(settings) as producer:
