@@ -20,6 +20,7 @@ forecasts' variances, summed over the days ahead (errors of different days indep
 from __future__ import annotations
 
 import math
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,9 +30,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
 from models.rules import InventoryRules, SupplyRules
-from models.supply_calendar import Campaign, features
+from models.supply_calendar import FEATURE_NAMES, Campaign, features
 
 SeriesKey = tuple[str, str]  # (abo_rh, component_type)
 SERIES = ("collection", "use")
@@ -163,6 +165,11 @@ def _design(days: Sequence[date], origin: date, campaigns: tuple[Campaign, ...])
     return np.array([features(d, origin, campaigns) for d in days], dtype=float)
 
 
+_YEARLY_COLUMNS = frozenset(
+    i for i, name in enumerate(FEATURE_NAMES) if name == "trend" or name.startswith("annual_")
+)
+
+
 class CalendarModel:
     """OLS fits on the calendar features. The design matrix covers the history and the days
     ahead; it is built once and shared by every series of the same history (and, in the
@@ -188,8 +195,21 @@ class CalendarModel:
             return None
         # Features that never vary in the fitted days (a phase not seen yet) are left out,
         # so the fit stays well defined on a short history.
-        keep = np.array([0] + [j for j in range(1, past.shape[1]) if np.ptp(past[:, j]) > 0])
-        fit = sm.OLS(target, past[:, keep]).fit(method="qr")
+        # Trend and annual seasonality need a year to be told apart (on a few weeks they
+        # extrapolate wildly): with less history the model is weekday and calendar only.
+        short = end - first < 365
+        keep = np.array(
+            [0]
+            + [
+                j
+                for j in range(1, past.shape[1])
+                if np.ptp(past[:, j]) > 0 and not (short and j in _YEARLY_COLUMNS)
+            ]
+        )
+        # pinv (SVD): a rank-deficient design (phases that coincide in a short history) still fits.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SingularMatrixWarning)  # expected: see above
+            fit = sm.OLS(target, past[:, keep]).fit()
         return Fitted(keep, np.asarray(fit.params), float(fit.scale), np.asarray(fit.cov_params()))
 
     def predict(self, fitted: Fitted | None, rows: slice) -> SeriesForecast:
@@ -401,7 +421,8 @@ def project_from(
     for h in range(horizon):
         day = last_day + timedelta(days=h + 1)
         m = float(mean_use[h]) if h < len(mean_use) else 0.0
-        dos = float(stock[h]) / m if m > 0 else None
+        # Below zero the shelf is empty (demand unmet): days of supply is 0, not negative.
+        dos = max(0.0, float(stock[h])) / m if m > 0 else None
         p_below: dict[str, float] = {}
         for name, line in lines.items():
             if m <= 0:

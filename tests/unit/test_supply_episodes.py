@@ -47,3 +47,17 @@ def test_falling_stock_is_projected_to_cross_the_line() -> None:
     assert p.crossing.ahead in (5, 6, 7)
     assert 0.5 <= p.crossing.probability <= 1
     assert p.days[-1].stock < p.days[0].stock
+
+
+def test_a_few_weeks_over_the_spring_festival_still_forecast() -> None:
+    """Six weeks of history across the festival: calendar phases coincide (a rank-deficient
+    design) and there is no year for trend and seasonality; the forecast stays finite."""
+    n = 42
+    history = DailyHistory(start=date(2026, 1, 20), days=n)
+    rng = np.random.default_rng(2)
+    history.use[KEY] = rng.poisson(6, n).astype(float)
+    history.collection[KEY] = rng.poisson(6, n).astype(float)
+    history.stock_end[KEY] = 40.0
+    (p,) = forecast_all(history, SupplyRules(), InventoryRules(), ())
+    assert all(np.isfinite(d.stock) and 0 <= d.use < 20 for d in p.days)
+    assert all(d.days_of_supply is None or 0 <= d.days_of_supply < 100 for d in p.days)
