@@ -33,6 +33,7 @@ SECTIONS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "trace": ("bench.trace_bench", {}, {"quick": True}),
     "quality": ("bench.quality_bench", {}, {"quick": True}),
     "dbt": ("bench.dbt_bench", {}, {"quick": True}),
+    "dashboard": ("bench.dashboard_bench", {}, {"quick": True}),
 }
 
 _CHILD = """

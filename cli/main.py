@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "cli.lookback",
     "cli.inventory",
     "cli.dbt",
+    "cli.dashboard",
 ]
 
 app = typer.Typer(

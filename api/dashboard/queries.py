@@ -14,14 +14,19 @@ county filter and say so in ``scope``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
-from infra.errors import InvalidIdentifier, NotFound
+from infra.errors import BloodtraceError, InvalidIdentifier, NotFound
+from infra.settings import Settings
+from infra.warehouse import translated
+
+T = TypeVar("T")
 
 # Speech sentences are the "numbers leadership can quote" (the first seed's blanks).
 SEVERITIES = ("critical", "warning", "info")
@@ -81,6 +86,19 @@ def _json(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 4)
     return value
+
+
+def run_translated(settings: Settings, work: Callable[[], T]) -> T:
+    """``work()`` with lower-level warehouse errors translated (infra.warehouse.translated),
+    letting Bloodtrace errors (an unknown county, a bad period) through unchanged."""
+    caught: BloodtraceError | None = None
+    with translated(settings):
+        try:
+            return work()
+        except BloodtraceError as exc:
+            caught = exc
+    assert caught is not None
+    raise caught
 
 
 class MartQueries:
@@ -389,7 +407,7 @@ class MartQueries:
             f"any(message_en) as message_en, min(occurred_at) as occurred_at, "
             f"min(raised_at) as raised_at, any(din) as din, any(product_code) as product_code, "
             f"any(facility_id) as facility_id, any(equipment_id) as equipment_id "
-            f"from {self.db}.alerts where {condition} group by alert_id "
+            f"from (select * from {self.db}.alerts where {condition}) group by alert_id "
             f"order by occurred_at desc, alert_id limit {{limit:UInt32}} offset {{offset:UInt32}}",
             **params,
         )

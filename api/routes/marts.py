@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Query
 
-from api.dashboard.queries import MartQueries, Period
+from api.dashboard.queries import MartQueries, Period, run_translated
 from api.deps import platform
-from infra.warehouse import thread_client, translated
+from infra.warehouse import thread_client
 
 router = APIRouter(prefix="/v1/marts", tags=["marts"])
 
@@ -31,8 +31,9 @@ YEAR = Query(None, ge=1900, le=2200, description="Year; default: the latest year
 def answer(work: Callable[[MartQueries], T]) -> T:
     """Run ``work`` on this thread's warehouse client; warehouse errors become 503s."""
     settings = platform().settings
-    with translated(settings):
-        return work(MartQueries(thread_client(settings), settings.warehouse_database))
+    return run_translated(
+        settings, lambda: work(MartQueries(thread_client(settings), settings.warehouse_database))
+    )
 
 
 def resolve(q: MartQueries, period: str | None, county: str | None) -> Period:

@@ -85,7 +85,10 @@
   var charts = {};
   var refreshTimer = null;
 
-  function t(key) { return (I18N[state.lang] || I18N.zh)[key] || key; }
+  function t(key) {
+    var table = I18N[state.lang] || I18N.zh;
+    return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : key;
+  }
   function $(id) { return document.getElementById(id); }
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
@@ -199,7 +202,10 @@
   function renderSpeech(s) {
     var lines = (s.sentences && s.sentences[state.lang]) || [];
     $("speech").innerHTML = lines.length ? lines.map(function (line) {
-      return "<li>" + esc(line).replace(/([\d,.]+%?)/g, "<b>$1</b>") + "</li>";
+      // Figures in bold: split on numbers first, then escape each piece.
+      return "<li>" + line.split(/(\d[\d,.]*%?)/).map(function (part, i) {
+        return i % 2 ? "<b>" + esc(part) + "</b>" : esc(part);
+      }).join("") + "</li>";
     }).join("") : '<li class="empty">' + esc(t("no_data")) + "</li>";
     return Promise.resolve();
   }

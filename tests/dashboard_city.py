@@ -8,7 +8,7 @@ the platform so the processors raise real alerts.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from infra.settings import Settings
@@ -38,7 +38,7 @@ def build_city(
     from infra.dbt_runner import run_dbt
 
     events = city_events(year, days)
-    cut = date(year, 6, 1 + days - streamed_days).isoformat()
+    cut = (date(year, 6, 1) + timedelta(days=days - streamed_days)).isoformat()
     early = [e for e in events if e["occurred_at"][:10] < cut]
     late = [e for e in events if e["occurred_at"][:10] >= cut]
     client = connect(settings)
