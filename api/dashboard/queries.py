@@ -213,6 +213,11 @@ class MartQueries:
             "has_speech_figures_mart": self.has_table(self.marts, "speech_figures"),
         }
 
+    def latest_year(self) -> int:
+        """The latest year with collections (this year when there are none yet)."""
+        latest = self.scalar(f"select max(collected_year) from {self.marts}.collections_yearly")
+        return int(latest) if latest else date.today().year
+
     def default_baseline(self, year: int) -> int | None:
         baseline = self.scalar(
             f"select any(baseline_year) from {self.marts}.supply_demand_yearly "

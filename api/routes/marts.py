@@ -38,7 +38,7 @@ def answer(work: Callable[[MartQueries], T]) -> T:
 
 def resolve(q: MartQueries, period: str | None, county: str | None) -> Period:
     q.check_county(county)
-    return Period.parse(period) if period else Period.parse(q.options()["default_period"])
+    return Period.parse(period) if period else Period(q.latest_year())
 
 
 def baseline_for(q: MartQueries, period: Period, baseline: int | None) -> int | None:

@@ -452,6 +452,6 @@ def test_docs_work_offline(dash: ThreadPlatform, page: Any) -> None:
     p.goto(f"{dash.url}/docs")
     p.wait_for_selector(".swagger-ui .info .title", timeout=60_000)
     assert "Bloodtrace" in p.locator(".swagger-ui .info .title").inner_text()
-    p.wait_for_selector("text=/v1/alerts")
+    p.wait_for_selector(".opblock-summary-path[data-path='/v1/alerts']")
     p.screenshot(path=str(ARTIFACTS / "docs.png"))
     assert any("/static/vendor/swagger-ui/" in u for u in recorder.requests)

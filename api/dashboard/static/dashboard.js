@@ -115,10 +115,14 @@
   }
 
   function query(extra) {
+    // Always explicit, so the server need not look the defaults up for every panel.
+    var o = state.options || {};
     var q = new URLSearchParams();
-    if (state.period) q.set("period", state.period);
+    var period = state.period || o.default_period;
+    var baseline = state.baseline || o.default_baseline;
+    if (period) q.set("period", period);
     if (state.county) q.set("county", state.county);
-    if (state.baseline) q.set("baseline", state.baseline);
+    if (baseline) q.set("baseline", baseline);
     Object.keys(extra || {}).forEach(function (k) {
       if (extra[k] == null) q.delete(k); else q.set(k, extra[k]);
     });
