@@ -95,7 +95,16 @@ def run(quick: bool = False, rounds: int = 5) -> dict[str, Any]:
             calls = page_calls(options)
             api_concurrent, api_sequential, page_ms, page_js_ms = [], [], [], []
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+                browser = p.chromium.launch(
+                    executable_path=CHROMIUM,
+                    args=[
+                        "--no-sandbox",
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                        "--disable-sync",
+                        "--no-first-run",
+                    ],
+                )
                 for i in range(rounds + 1):  # the first round warms the warehouse's caches
                     concurrent, sequential = time_api(base, calls)
                     context = browser.new_context(viewport={"width": 1600, "height": 1000})

@@ -8,20 +8,62 @@ the platform so the processors raise real alerts.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
+from models.isbt128 import make_din
+from models.pseudonym import pseudonymise
 from simulation import PRESETS, simulate
 from streams.sinks.warehouse import load_direct
 
 KEY = b"test-key"
 
 
+def devoted_donors(year: int) -> list[dict[str, Any]]:
+    """Three donors with 22, 31 and 41 whole-blood donations of 200 ml on 2 June of ``year``
+    (honours bronze, silver and gold: three weeks of the city make no honoured donor)."""
+    events = []
+    sequence = 1
+    for n, count in enumerate((22, 31, 41)):
+        donor = pseudonymise(f"devoted-{n}", KEY)
+        for i in range(count):
+            at = (datetime(year, 6, 2, 1, 0, tzinfo=UTC) + timedelta(minutes=i)).isoformat()
+            events.append(
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "type": "donation.collected",
+                    "schema_version": 1,
+                    "occurred_at": at,
+                    "recorded_at": at,
+                    "facility_id": "BS01",
+                    "payload": {
+                        "din": make_din("Z9999", year % 100, sequence),
+                        "donor_id": donor,
+                        "donation_kind": "whole_blood",
+                        "volume_ml": 200,
+                        "site_id": "S01",
+                        "site_kind": "fixed_house",
+                        "county_code": "C01",
+                        "abo_rh": "O+",
+                        "donor_group": "employee",
+                        "donor_age": 45,
+                        "donor_sex": "M",
+                        "first_time": i == 0,
+                        "therapeutic_units": 0,
+                    },
+                }
+            )
+            sequence += 1
+    return events
+
+
 def city_events(year: int, days: int) -> list[dict[str, Any]]:
-    """``days`` days from 1 June of ``year - 1`` and of ``year``; one seed a year."""
-    events: list[dict[str, Any]] = []
+    """``days`` days from 1 June of ``year - 1`` and of ``year``; one seed a year; and the
+    devoted donors in the first year."""
+    events: list[dict[str, Any]] = devoted_donors(year - 1)
     for y in (year - 1, year):
         events += simulate(
             PRESETS["small"], start=date(y, 6, 1), days=days, seed=y, pseudonym_key=KEY

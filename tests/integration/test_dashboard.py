@@ -39,6 +39,16 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+# Nothing of Chromium's own reaches for the network either (updates, sync, field trials).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-gpu",
+]
 YEAR, BASELINE = 2025, 2024
 PANELS = [
     "panel-headline",
@@ -243,7 +253,7 @@ def browser() -> Iterator[Any]:
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
@@ -319,6 +329,10 @@ def test_every_panel_draws_with_data_offline(dash: ThreadPlatform, page: Any) ->
     assert p.locator("#t-alerts tr[data-alert]").count() == 10
     assert p.locator("#t-findings tr").count() > 1
     assert p.locator("#t-counties tr[data-county]").count() == 6
+    honours = p.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('c-honours')).getOption().series[0].data"
+    )
+    assert honours[:3] == [1, 1, 1]  # the devoted donors: bronze, silver, gold
     assert p.locator("#c-counties").get_attribute("data-mode") == "bars"  # not Ankang's codes
     p.screenshot(path=str(ARTIFACTS / "dashboard-zh.png"), full_page=True)
     local = {urlparse(u).path for u in recorder.requests}
@@ -370,6 +384,21 @@ def test_figures_on_the_page_equal_the_marts(dash: ThreadPlatform, page: Any) ->
         f"from {marts}.inventory_daily)",
     )
     assert shown("dos") == pytest.approx(days, abs=0.01)
+
+
+def test_a_din_opens_the_units_trace(dash: ThreadPlatform, page: Any) -> None:
+    p, _ = page
+    p.goto(f"{dash.url}/")
+    ready(p)
+    link = p.locator("#t-alerts a.trace").first
+    din = link.get_attribute("data-din")
+    link.click()
+    p.wait_for_selector("#modal-body table tr:nth-child(2)")
+    assert din in p.locator("#modal-body h2").inner_text()
+    steps = get(dash, f"/v1/units/{din}/trace")["steps"]
+    assert p.locator("#modal-body table tr").count() == len(steps) + 1
+    p.click("#modal-close")
+    assert p.locator("#modal").is_hidden()
 
 
 def test_language_switch(dash: ThreadPlatform, page: Any) -> None:
