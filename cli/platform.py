@@ -52,6 +52,10 @@ def register(app: typer.Typer) -> None:
             console.print(f"  {name:10} {check['status']}", highlight=False)
         m = data["metrics"]
         console.print(f"events accepted {m['accepted']}, duplicates dropped {m['duplicates']}")
+        if m.get("skipped"):
+            print_table(
+                "not written by the sink (why)", ["reason", "rows"], sorted(m["skipped"].items())
+            )
         if m["rejected"]:
             print_table("rejected by reason", ["reason", "events"], sorted(m["rejected"].items()))
         if m["consumer_lag"]:

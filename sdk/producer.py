@@ -104,11 +104,18 @@ def redact(raw: bytes) -> bytes:
 
 
 def dead_letter_record(
-    raw: bytes, reason: str, detail: str, source: str, event: Any = None
+    raw: bytes,
+    reason: str,
+    detail: str,
+    source: str,
+    event: Any = None,
+    *,
+    rejection_id: str | None = None,
 ) -> bytes:
     obj = event if isinstance(event, dict) else {}
     return orjson.dumps(
         {
+            "rejection_id": rejection_id or uuid.uuid4().hex,
             "rejected_at": datetime.now(UTC).isoformat(),
             "source": source,
             "reason": reason,

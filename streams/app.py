@@ -11,10 +11,11 @@ module with ``register(ctx: PlatformContext) -> None``; list them in PROCESSORS.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 import logging
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -188,16 +189,17 @@ def _register_ingest(ctx: PlatformContext) -> None:
         # Refused first: once the batch is acknowledged, each must already be kept somewhere.
         if refused:
             ctx.forward(dead_letter_name, [(None, record) for record in refused])
-        sink = sink_for("events.raw")
-        fresh = _drop_known_event_ids(sink, good)
-        metrics.duplicates.inc(len(good) - len(fresh))
-        sink.write_events(fresh)
-        if fresh:
+        split = sink_for("events.raw").write_events(good)
+        metrics.duplicates.inc(len(split.resent))
+        # A message stored before a crash cut its batch short is forwarded again: its
+        # forwarding may not have happened (processors fold replays harmlessly).
+        onward = split.new + split.redelivered
+        if onward:
             ctx.forward(
                 valid_topic_name,
-                [(partition_key(item.event).encode(), item.raw) for item in fresh],
+                [(partition_key(item.event).encode(), item.raw) for item in onward],
             )
-        return len(fresh)
+        return len(split.new)
 
     def process_batch(records: list[tuple[bytes, int, int]]) -> int:
         """Validate, store and forward one batch; runs in the warehouse thread."""
@@ -210,7 +212,14 @@ def _register_ingest(ctx: PlatformContext) -> None:
             except EventRejected as exc:
                 metrics.rejected.labels(exc.reason).inc()
                 refused.append(
-                    dead_letter_record(raw, exc.reason, exc.detail, "stream", _loose(raw))
+                    dead_letter_record(
+                        raw,
+                        exc.reason,
+                        exc.detail,
+                        "stream",
+                        _loose(raw),
+                        rejection_id=stream_rejection_id(raw, partition, offset),
+                    )
                 )
                 continue
             good.append(Sourced(parsed, raw, partition, offset))
@@ -219,9 +228,21 @@ def _register_ingest(ctx: PlatformContext) -> None:
         metrics.accepted.inc(written)
         metrics.sink_batch_size.observe(len(records))
         metrics.sink_batch_seconds.observe(time.perf_counter() - started)
-        for table, count in sink_for("events.raw").stats.rows_written.items():
-            metrics.rows_written.labels(table)._value.set(count)
+        publish_sink_stats()
         return written
+
+    def publish_sink_stats() -> None:
+        written: dict[str, int] = defaultdict(int)
+        skipped: dict[str, int] = defaultdict(int)
+        for sink in list(sinks.values()):
+            for table, count in sink.stats.rows_written.items():
+                written[table] += count
+            for reason, count in sink.stats.skipped.items():
+                skipped[reason] += count
+        for table, count in written.items():
+            metrics.rows_written.labels(table)._value.set(count)
+        for reason, count in skipped.items():
+            metrics.skipped.labels(reason)._value.set(count)
 
     @app.agent(raw_topic, name="validate-and-store")
     async def validate_and_store(stream: faust.StreamT[bytes]) -> None:
@@ -254,11 +275,8 @@ def _register_ingest(ctx: PlatformContext) -> None:
                 await in_flight.popleft()  # re-raises a failed batch: the agent restarts
 
     def write_rejected(items: list[Rejected]) -> int:
-        sink = sink_for("events.deadletter")
-        written = sink.write_rejected(items)
-        metrics.rows_written.labels("rejected_events")._value.set(
-            sink.stats.rows_written.get("rejected_events", 0)
-        )
+        written = sink_for("events.deadletter").write_rejected(items)
+        publish_sink_stats()
         return written
 
     @app.agent(dead_letter_topic, name="store-rejected")
@@ -276,8 +294,9 @@ def _register_ingest(ctx: PlatformContext) -> None:
     alerts_topic = app.topic(settings.topic("alerts"), value_type=bytes, key_type=bytes)
 
     def write_alerts(rows: list[tuple[Any, ...]]) -> int:
-        sink = sink_for("alerts")
-        return sink.write_tables({"alerts": (list(ALERT_COLUMNS), rows)})
+        written = sink_for("alerts").write_tables({"alerts": (list(ALERT_COLUMNS), rows)})
+        publish_sink_stats()
+        return written
 
     @app.agent(alerts_topic, name="store-alerts")
     async def store_alerts(stream: faust.StreamT[bytes]) -> None:
@@ -335,38 +354,14 @@ def _rejected_from_record(event: Any) -> Rejected:
         event_type=str(record.get("event_type", "")),
         facility_id=str(record.get("facility_id", "")),
         rejected_at=rejected_at,
+        rejection_id=str(record.get("rejection_id", "")),
     )
 
 
-def _drop_known_event_ids(sink: WarehouseSink, items: list[Sourced]) -> list[Sourced]:
-    """Drop events whose event_id was already written from another position, or earlier in
-    this batch.
-
-    A producer that resends an event after a lost acknowledgement writes it at a new offset:
-    the event id, not the offset, says it is the same event. The same message read again after
-    a crash (same partition and offset) passes, so the per-table offset checks can finish a
-    write the crash cut short.
-    """
-    if not items:
-        return items
-    ids = [item.event.event_id for item in items]
-    written = {
-        row[0]: (int(row[1]), int(row[2]))
-        for row in sink.client.query(
-            "select event_id, any(src_partition), any(src_offset) from events "
-            "where event_id in {ids:Array(UUID)} group by event_id",
-            parameters={"ids": ids},
-        ).result_rows
-    }
-    fresh: list[Sourced] = []
-    for item in items:
-        event_id = item.event.event_id
-        position = (item.partition, item.offset)
-        if written.get(event_id, position) != position:
-            continue
-        written[event_id] = position
-        fresh.append(item)
-    return fresh
+def stream_rejection_id(raw: bytes, partition: int, offset: int) -> str:
+    """The same raw message refused again (a batch re-read after a crash) is one rejection."""
+    digest = hashlib.sha256(f"raw:{partition}:{offset}:".encode() + raw)
+    return digest.hexdigest()[:32]
 
 
 def _raw(value: Any) -> bytes:

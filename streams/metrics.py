@@ -28,6 +28,13 @@ class Metrics:
             ["table"],
             registry=r,
         )
+        self.skipped = Counter(
+            "bloodtrace_rows_skipped",
+            "Rows or events the sink did not write, by reason (already stored by identity, "
+            "repeated in a batch, an event resent from another message)",
+            ["reason"],
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "bloodtrace_consumer_lag",
             "Messages not yet processed, by topic and partition",
@@ -54,6 +61,7 @@ class Metrics:
             "rejected": {},
             "duplicates": 0,
             "rows_written": {},
+            "skipped": {},
             "consumer_lag": {},
             "sink": {},
         }
@@ -68,6 +76,8 @@ class Metrics:
                     out["rejected"][labels["reason"]] = int(value)  # type: ignore[index]
                 elif name == "bloodtrace_rows_written_total":
                     out["rows_written"][labels["table"]] = int(value)  # type: ignore[index]
+                elif name == "bloodtrace_rows_skipped_total":
+                    out["skipped"][labels["reason"]] = int(value)  # type: ignore[index]
                 elif name == "bloodtrace_consumer_lag":
                     key = f"{labels['topic']}[{labels['partition']}]"
                     out["consumer_lag"][key] = int(value)  # type: ignore[index]

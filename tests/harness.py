@@ -33,9 +33,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def tansu(tmp: Path) -> Iterator[str]:
-    """A Tansu broker on a free port; yields its bootstrap address."""
-    settings = Settings(data_dir=tmp, embedded_broker_port=free_port())
+def tansu(tmp: Path, port: int | None = None) -> Iterator[str]:
+    """A Tansu broker (in memory) on a free port or the given one; yields its address."""
+    settings = Settings(data_dir=tmp, embedded_broker_port=port or free_port())
     broker: EmbeddedBroker = start_embedded_broker(settings)
     try:
         yield settings.bootstrap_servers

@@ -1,30 +1,38 @@
 """The ClickHouse sink: a batch of validated events becomes one block per table.
 
-Exactly-once in effect, with at-least-once delivery from Kafka:
-1. each block carries ``insert_deduplication_token`` = table + the batch's (partition, offset)
-   span, so an insert retried with the same batch is dropped by the table itself; and
-2. after a restart the batch boundaries may differ, so the sink first reads, per table and
-   partition, the highest source offset already written and skips rows at or below it.
-   Rows of one partition arrive in offset order and one insert is one atomic part, so
-   "offset <= highest written" means "already there".
+Exactly once in effect, by identity, with at-least-once delivery from Kafka:
+1. Every row has an identity (``IDENTITY``): an event's ``event_id``, an alert's ``alert_id``,
+   a rejection's ``rejection_id``... A row whose identity is already in its table is skipped,
+   whatever its position in the broker, so a broker that lost its topics and starts again at
+   offset 0, a re-created topic or a consumer group reset to earliest never hides an event.
+2. ``events`` is written after every typed table: an event id found there is complete. A crash
+   between the two leaves typed rows "in doubt"; the batch is re-read (it was not acknowledged)
+   and those rows are found by identity. Source positions are only a hint of where to look:
+   a row above the highest position a table held when the sink started cannot be there.
+3. Each block carries ``insert_deduplication_token`` = table + a hash of the block's identities,
+   so an insert retried after a lost answer is dropped by the table itself.
+Every skip is counted by reason in ``SinkStats.skipped`` (exported by /metrics and status).
 Offsets are acknowledged to Kafka only after every block of the batch is written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from clickhouse_connect.driver.client import Client
 
 from infra.tables import EVENTS_COLUMNS, TABLES
 from infra.warehouse import insert
 from models.events import PAYLOADS, EnvelopeBase
+
+log = logging.getLogger("bloodtrace.sink")
 
 REJECTED_COLUMNS = (
     "rejected_at",
@@ -37,8 +45,22 @@ REJECTED_COLUMNS = (
     "raw",
     "src_partition",
     "src_offset",
+    "rejection_id",
 )
 EVENTS_COLUMN_NAMES = [name for name, _ in EVENTS_COLUMNS]
+
+# What makes a row the same row, per table. Typed tables (one per event type) use event_id.
+IDENTITY: dict[str, tuple[str, ...]] = {
+    "events": ("event_id",),
+    "alerts": ("alert_id",),
+    "rejected_events": ("rejection_id",),
+    "lookbacks": ("lookback_id",),
+    "lookback_units": ("lookback_id", "din", "product_code"),
+    "recall_notices": ("recall_id", "din", "product_code"),
+    **{spec.table: ("event_id",) for spec in TABLES.values()},
+}
+# Columns of ClickHouse type UUID (their parameters are typed so the primary key is used).
+_UUID_KEYS = {"event_id"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,10 @@ class Sourced:
     raw: bytes
     partition: int
     offset: int
+
+    @property
+    def event_id(self) -> str:
+        return str(self.event.event_id)
 
 
 @dataclass
@@ -63,6 +89,17 @@ class Rejected:
     event_type: str = ""
     facility_id: str = ""
     rejected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    rejection_id: str = ""
+
+    def identity(self) -> str:
+        """The rejection's id, or one derived from its content (the same record read twice
+        is the same rejection)."""
+        if self.rejection_id:
+            return self.rejection_id
+        text = "\x1f".join(
+            (self.source, self.reason, self.detail, self.event_id, self.rejected_at.isoformat())
+        )
+        return hashlib.sha256(text.encode() + b"\x1f" + self.raw).hexdigest()[:32]
 
 
 _LOOKUP_FIELDS = ("din", "product_code", "donor_id", "recipient_id", "equipment_id")
@@ -76,6 +113,9 @@ for _name, _payload in PAYLOADS.items():
         return tuple(found.get(f) or "" for f in _LOOKUP_FIELDS)
 
     _LOOKUPS[_name] = _getter
+
+Rows = list[tuple[Any, ...]]
+Tables = dict[str, tuple[list[str], Rows]]
 
 
 def _events_row(item: Sourced) -> tuple[Any, ...]:
@@ -94,25 +134,25 @@ def _events_row(item: Sourced) -> tuple[Any, ...]:
     )
 
 
-def build_rows(items: Iterable[Sourced]) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
-    """table -> (column names, rows) for a batch of validated events."""
-    out: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
-    events_rows: list[tuple[Any, ...]] = []
-    typed: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+def build_rows(items: Iterable[Sourced]) -> Tables:
+    """table -> (column names, rows) for a batch of validated events; ``events`` comes last."""
+    out: Tables = {}
+    events_rows: Rows = []
+    typed: dict[str, Rows] = defaultdict(list)
     for item in items:
         events_rows.append(_events_row(item))
         spec = TABLES[item.event.type]  # type: ignore[attr-defined]
         src = (item.partition, item.offset)
         typed[spec.table].extend(row + src for row in spec.rows(item.event))
-    if events_rows:
-        out["events"] = (EVENTS_COLUMN_NAMES, events_rows)
     by_table = {spec.table: spec for spec in TABLES.values()}
     for table, rows in typed.items():
         out[table] = (by_table[table].column_names, rows)
+    if events_rows:
+        out["events"] = (EVENTS_COLUMN_NAMES, events_rows)
     return out
 
 
-def rejected_rows(items: Iterable[Rejected]) -> list[tuple[Any, ...]]:
+def rejected_rows(items: Iterable[Rejected]) -> Rows:
     return [
         (
             r.rejected_at,
@@ -125,75 +165,221 @@ def rejected_rows(items: Iterable[Rejected]) -> list[tuple[Any, ...]]:
             r.raw.decode("utf-8", errors="replace"),
             r.partition,
             r.offset,
+            r.identity(),
         )
         for r in items
     ]
 
 
-def batch_token(table: str, spans: dict[int, tuple[int, int]]) -> str:
-    text = table + ";" + ";".join(f"{p}:{lo}-{hi}" for p, (lo, hi) in sorted(spans.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+def identity_token(table: str, keys: Iterable[tuple[Any, ...]]) -> str:
+    """Deduplication token of a block: its table and the identities it holds."""
+    digest = hashlib.sha256(table.encode())
+    for key in sorted("\x1f".join(map(str, k)) for k in keys):
+        digest.update(b"\x1e" + key.encode())
+    return digest.hexdigest()[:32]
 
 
-def _spans(rows: Sequence[tuple[Any, ...]], p_idx: int, o_idx: int) -> dict[int, tuple[int, int]]:
-    spans: dict[int, tuple[int, int]] = {}
-    for row in rows:
-        p, o = row[p_idx], row[o_idx]
-        lo, hi = spans.get(p, (o, o))
-        spans[p] = (min(lo, o), max(hi, o))
-    return spans
+class SinkStore(Protocol):
+    """What the sink needs from a warehouse (a ClickHouse client, or an in-memory fake)."""
+
+    def high_water(self, table: str) -> dict[int, int]:
+        """Highest source offset per partition held by ``table``."""
+        ...
+
+    def existing(
+        self, table: str, key_columns: tuple[str, ...], keys: list[tuple[str, ...]]
+    ) -> set[tuple[str, ...]]:
+        """Which of ``keys`` (values of ``key_columns``, as strings) ``table`` holds."""
+        ...
+
+    def event_positions(self, event_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """(partition, offset) each of ``event_ids`` was stored from, for those in ``events``."""
+        ...
+
+    def insert(self, table: str, columns: list[str], rows: Rows, token: str) -> None: ...
+
+
+class ClickHouseStore:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def high_water(self, table: str) -> dict[int, int]:
+        rows = self.client.query(
+            f"select src_partition, max(src_offset) from {table} group by src_partition"
+        ).result_rows
+        return {int(p): int(o) for p, o in rows}
+
+    def existing(
+        self, table: str, key_columns: tuple[str, ...], keys: list[tuple[str, ...]]
+    ) -> set[tuple[str, ...]]:
+        first = key_columns[0]
+        kind = "UUID" if first in _UUID_KEYS else "String"
+        found = self.client.query(
+            f"select distinct {', '.join(key_columns)} from {table} "
+            f"where {first} in {{ids:Array({kind})}}",
+            parameters={"ids": sorted({k[0] for k in keys})},
+        ).result_rows
+        return {tuple(str(v) for v in row) for row in found}
+
+    def event_positions(self, event_ids: list[str]) -> dict[str, tuple[int, int]]:
+        # The by_event_id projection makes this a primary-key read.
+        rows = self.client.query(
+            "select event_id, any(src_partition), any(src_offset) from events "
+            "where event_id in {ids:Array(UUID)} group by event_id",
+            parameters={"ids": event_ids},
+        ).result_rows
+        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+    def insert(self, table: str, columns: list[str], rows: Rows, token: str) -> None:
+        insert(self.client, table, rows, columns, token=token)
 
 
 @dataclass
 class SinkStats:
     rows_written: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Rows or events not written, by reason: "already_stored" (identity found in the table),
+    # "repeated_in_batch" (the same identity twice in one block), "resent_event" (an event
+    # id stored from another message, or twice in a batch).
+    skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     last_batch_size: int = 0
     last_batch_seconds: float = 0.0
 
 
-class WarehouseSink:
-    """Writes batches of one topic's records; remembers what is already in each table."""
+@dataclass
+class EventSplit:
+    """A batch of events sorted by what the sink must do with each."""
 
-    def __init__(self, client: Client, topic: str) -> None:
-        self.client = client
+    new: list[Sourced]  # not stored yet: write, then forward
+    redelivered: list[Sourced]  # stored from this very message: forward again, don't write
+    resent: list[Sourced]  # the same event from another message: drop
+
+
+class WarehouseSink:
+    """Writes batches of one topic's records, each row once by its identity."""
+
+    def __init__(self, store: Client | SinkStore, topic: str) -> None:
+        # Anything with the store's methods is a store (the unit tests' in-memory fake);
+        # anything else is a ClickHouse client.
+        self.store: SinkStore = (
+            store if hasattr(store, "event_positions") else ClickHouseStore(store)  # type: ignore[arg-type]
+        )
         self.topic = topic
-        self._written: dict[str, dict[int, int]] = {}
+        self._hints: dict[str, dict[int, int]] = {}
         self.stats = SinkStats()
 
+    @property
+    def client(self) -> Client:
+        store = self.store
+        assert isinstance(store, ClickHouseStore), "only a ClickHouse-backed sink has a client"
+        return store.client
+
     def reset(self) -> None:
-        """Forget cached high-water marks (after a rebalance another worker may have written)."""
-        self._written.clear()
+        """Forget cached positions (after a rebalance another worker may have written)."""
+        self._hints.clear()
 
-    def _high_water(self, table: str) -> dict[int, int]:
-        if table not in self._written:
-            rows = self.client.query(
-                f"select src_partition, max(src_offset) from {table} group by src_partition"
-            ).result_rows
-            self._written[table] = {int(p): int(o) for p, o in rows}
-        return self._written[table]
+    def high_water(self, table: str) -> dict[int, int]:
+        if table not in self._hints:
+            self._hints[table] = self.store.high_water(table)
+        return self._hints[table]
 
-    def write_tables(self, tables: dict[str, tuple[list[str], list[tuple[Any, ...]]]]) -> int:
-        """Write each table's block, skipping rows already written; returns rows written."""
+    def split(self, items: Sequence[Sourced]) -> EventSplit:
+        """Sort a batch by identity against ``events`` and against itself."""
+        out = EventSplit([], [], [])
+        if not items:
+            return out
+        stored = self.store.event_positions(sorted({item.event_id for item in items}))
+        seen: set[str] = set()
+        for item in items:
+            if item.event_id in seen:
+                out.resent.append(item)
+            elif item.event_id in stored:
+                same = stored[item.event_id] == (item.partition, item.offset)
+                (out.redelivered if same else out.resent).append(item)
+            else:
+                out.new.append(item)
+            seen.add(item.event_id)
+        return out
+
+    def write_tables(self, tables: Tables, *, checked: frozenset[str] = frozenset()) -> int:
+        """Write each table's block (in the given order), skipping rows already there;
+        returns rows written. Tables in ``checked`` were looked up by the caller."""
         started = time.perf_counter()
         total = 0
         for table, (columns, rows) in tables.items():
-            p_idx, o_idx = columns.index("src_partition"), columns.index("src_offset")
-            high = self._high_water(table)
-            fresh = [r for r in rows if r[o_idx] > high.get(r[p_idx], -1)]
+            fresh = self._fresh(table, columns, rows, checked)
             if not fresh:
                 continue
-            spans = _spans(fresh, p_idx, o_idx)
-            insert(self.client, table, fresh, columns, token=batch_token(table, spans))
-            for p, (_, hi) in spans.items():
-                high[p] = max(high.get(p, -1), hi)
+            key_idx = [columns.index(k) for k in IDENTITY[table]]
+            keys = {tuple(str(r[i]) for i in key_idx) for r in fresh}
+            self.store.insert(table, columns, fresh, identity_token(table, keys))
+            if "src_partition" in columns:
+                self._raise_hints(table, columns, fresh)
             self.stats.rows_written[table] += len(fresh)
             total += len(fresh)
         self.stats.last_batch_seconds = time.perf_counter() - started
         return total
 
-    def write_events(self, items: Sequence[Sourced]) -> int:
+    def _fresh(self, table: str, columns: list[str], rows: Rows, checked: frozenset[str]) -> Rows:
+        """The rows of a block whose identity is in neither the table nor earlier rows."""
+        key_idx = [columns.index(k) for k in IDENTITY[table]]
+
+        def key(row: tuple[Any, ...]) -> tuple[str, ...]:
+            return tuple(str(row[i]) for i in key_idx)
+
+        # An identity's rows arrive together (an event's rows); the same identity again later
+        # in the block is a repeat.
+        seen: set[tuple[str, ...]] = set()
+        unique: Rows = []
+        previous: tuple[str, ...] | None = None
+        repeat = False
+        for row in rows:
+            k = key(row)
+            if k != previous:
+                repeat, previous = k in seen, k
+                seen.add(k)
+            if repeat:
+                self.stats.skipped["repeated_in_batch"] += 1
+            else:
+                unique.append(row)
+        if table in checked:
+            return unique
+        doubtful = self._doubtful(table, columns, unique)
+        if not doubtful:
+            return unique
+        there = self.store.existing(table, IDENTITY[table], sorted({key(r) for r in doubtful}))
+        fresh = [r for r in unique if key(r) not in there]
+        if len(fresh) < len(unique):
+            skipped = len(unique) - len(fresh)
+            self.stats.skipped["already_stored"] += skipped
+            log.info("%s: %d row(s) already stored, skipped by identity", table, skipped)
+        return fresh
+
+    def _doubtful(self, table: str, columns: list[str], rows: Rows) -> Rows:
+        """Rows that may already be in the table. Positions are a hint only: a row above the
+        highest offset its partition had in the table cannot be there; any other row is
+        looked up by identity (after a broker reset, offsets start again below it)."""
+        if "src_partition" not in columns or table == "events":
+            return rows
+        p_idx, o_idx = columns.index("src_partition"), columns.index("src_offset")
+        high = self.high_water(table)
+        return [r for r in rows if r[o_idx] <= high.get(r[p_idx], -1)]
+
+    def _raise_hints(self, table: str, columns: list[str], rows: Rows) -> None:
+        p_idx, o_idx = columns.index("src_partition"), columns.index("src_offset")
+        high = self.high_water(table)
+        for row in rows:
+            if row[o_idx] > high.get(row[p_idx], -1):
+                high[row[p_idx]] = row[o_idx]
+
+    def write_events(self, items: Sequence[Sourced]) -> EventSplit:
+        """Write the events not stored yet (typed tables first, ``events`` last); returns the
+        batch sorted by what was done with each event."""
         self.stats.last_batch_size = len(items)
-        return self.write_tables(build_rows(items))
+        split = self.split(items)
+        self.stats.skipped["resent_event"] += len(split.resent)
+        self.stats.skipped["already_stored"] += len(split.redelivered)
+        self.write_tables(build_rows(split.new), checked=frozenset({"events"}))
+        return split
 
     def write_rejected(self, items: Sequence[Rejected]) -> int:
         rows = rejected_rows(items)
@@ -218,11 +404,15 @@ def load_direct(
     # Historic loads may hold simulated future days; the future check does not apply.
     historic = IngestRules(max_event_bytes=1 << 20, max_future_skew_seconds=10**9)
     sink = WarehouseSink(client, topic="direct")
-    offset = sink._high_water("events").get(0, -1) + 1
-    rejected_offset = sink._high_water("rejected_events").get(0, -1) + 1
+    offset = sink.high_water("events").get(0, -1) + 1
+    rejected_offset = sink.high_water("rejected_events").get(0, -1) + 1
     accepted = refused = 0
     good: list[Sourced] = []
     bad: list[Rejected] = []
+
+    def flush() -> int:
+        return len(sink.write_events(good).new)
+
     for item in events:
         raw = item if isinstance(item, bytes) else orjson.dumps(item)
         try:
@@ -232,12 +422,10 @@ def load_direct(
             bad.append(Rejected(exc.reason, exc.detail, raw, "direct", 0, rejected_offset))
             rejected_offset += 1
         if len(good) >= batch_size:
-            accepted += len(good)
-            sink.write_events(good)
+            accepted += flush()
             good = []
     if good:
-        accepted += len(good)
-        sink.write_events(good)
+        accepted += flush()
     if bad:
         refused = len(bad)
         sink.write_rejected(bad)
