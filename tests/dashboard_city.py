@@ -62,7 +62,9 @@ def devoted_donors(year: int) -> list[dict[str, Any]]:
 
 def city_events(year: int, days: int) -> list[dict[str, Any]]:
     """``days`` days from 1 June of ``year - 1`` and of ``year``; one seed a year; and the
-    devoted donors in the first year."""
+    devoted donors in the first year. Windows up to 180 days: longer ones would overlap the
+    next window's DINs (a DIN holds the year of collection and a sequence)."""
+    assert days <= 180, "use full_years_events for longer histories"
     events: list[dict[str, Any]] = devoted_donors(year - 1)
     for y in (year - 1, year):
         events += simulate(
@@ -71,16 +73,36 @@ def city_events(year: int, days: int) -> list[dict[str, Any]]:
     return events
 
 
+def full_years_events(year: int) -> list[dict[str, Any]]:
+    """Two whole years, ``year - 1`` and ``year``, as one simulation (the bench's history)."""
+    start = date(year - 1, 1, 1)
+    days = (date(year + 1, 1, 1) - start).days
+    return devoted_donors(year - 1) + list(
+        simulate(PRESETS["small"], start=start, days=days, seed=year, pseudonym_key=KEY)
+    )
+
+
 def build_city(
-    settings: Settings, *, year: int = 2025, days: int = 21, streamed_days: int = 2
+    settings: Settings,
+    *,
+    year: int = 2025,
+    days: int = 21,
+    streamed_days: int = 2,
+    full_years: bool = False,
 ) -> list[dict[str, Any]]:
     """Load all but the last ``streamed_days`` days, build the marts and run the quality
-    checks; returns the held-back events for the caller to send through the platform."""
+    checks; returns the held-back events for the caller to send through the platform.
+    ``full_years``: two whole years instead of two windows of ``days``."""
     from expectations.runner import run_quality
     from infra.dbt_runner import run_dbt
 
-    events = city_events(year, days)
-    cut = (date(year, 6, 1) + timedelta(days=days - streamed_days)).isoformat()
+    if full_years:
+        events = full_years_events(year)
+        end = date(year + 1, 1, 1)
+    else:
+        events = city_events(year, days)
+        end = date(year, 6, 1) + timedelta(days=days)
+    cut = (end - timedelta(days=streamed_days)).isoformat()
     early = [e for e in events if e["occurred_at"][:10] < cut]
     late = [e for e in events if e["occurred_at"][:10] >= cut]
     client = connect(settings)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -90,8 +90,8 @@ def export(
     )
 
 
-@router.get("/v1/dashboard/meta", include_in_schema=True)
-def meta(lang: str = Query("zh", pattern="^(zh|en)$")) -> dict[str, Any]:
+@router.get("/v1/dashboard/meta")
+def meta() -> dict[str, Any]:
     """Labels the page needs (component types, ABO/RhD groups, donor groups, discard causes,
     site kinds, warning levels) from the reference seeds."""
 
