@@ -94,6 +94,7 @@ def run(quick: bool = False, rounds: int = 5) -> dict[str, Any]:
             options = httpx.get(f"{base}/v1/marts/options", timeout=60).json()
             calls = page_calls(options)
             api_concurrent, api_sequential, page_ms, page_js_ms = [], [], [], []
+            panels_ms: dict[str, int] = {}
             with sync_playwright() as p:
                 browser = p.chromium.launch(
                     executable_path=CHROMIUM,
@@ -119,6 +120,7 @@ def run(quick: bool = False, rounds: int = 5) -> dict[str, Any]:
                     api_sequential.append(sequential * 1000)
                     page_ms.append(float(render["sinceNavigation"]))
                     page_js_ms.append(float(render["ms"]))
+                    panels_ms = render.get("panels", {})
                 browser.close()
     median = statistics.median
     result = {
@@ -133,6 +135,10 @@ def run(quick: bool = False, rounds: int = 5) -> dict[str, Any]:
         "page_first_complete_render_ms_median": round(median(page_ms)),
         "page_data_and_draw_ms_median": round(median(page_js_ms)),
         "page_ms_all": [round(v) for v in page_ms],
+        "page_script_start_ms_median": round(
+            median([p - j for p, j in zip(page_ms, page_js_ms, strict=True)])
+        ),
+        "panels_done_ms_last_round": panels_ms,
         "ratio_page_to_api": round(median(page_ms) / median(api_concurrent), 2),
         "aim_ms": 1000,
         "aim_met": median(page_ms) <= 1000,

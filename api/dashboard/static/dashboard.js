@@ -537,9 +537,15 @@
       ["panel-findings", loadFindings()],
       ["panel-campaigns", get("/v1/marts/campaigns?year=" + y + (c ? "&county=" + encodeURIComponent(c) : "")).then(renderCampaigns)]
     ];
-    return Promise.all(jobs.map(function (j) { return Promise.resolve(j[1]).catch(failed(j[0])); })).then(function () {
+    var panels = {};
+    return Promise.all(jobs.map(function (j) {
+      return Promise.resolve(j[1]).catch(failed(j[0])).then(function () {
+        panels[j[0]] = Math.max(panels[j[0]] || 0, Math.round(performance.now() - started));
+      });
+    })).then(function () {
       var ms = Math.round(performance.now() - started);
-      window.dashboardRender = { ms: ms, at: new Date().toISOString(), sinceNavigation: Math.round(performance.now()) };
+      window.dashboardRender = { ms: ms, at: new Date().toISOString(), panels: panels,
+        startedAt: Math.round(started), sinceNavigation: Math.round(performance.now()) };
       $("status").textContent = t("updated") + " " + new Date().toLocaleTimeString() + " · " + ms + " ms";
       document.body.dataset.ready = "1";
     });
@@ -645,7 +651,10 @@
   function start() {
     applyLanguage();
     wire();
-    Promise.all([get("/v1/marts/options"), get("/v1/dashboard/meta")]).then(function (r) {
+    var boot = window.dashboardBoot
+      ? window.dashboardBoot.then(function (b) { if (b.error) throw b.error; return b.value; })
+      : Promise.all([get("/v1/marts/options"), get("/v1/dashboard/meta")]);
+    boot.then(function (r) {
       state.options = r[0];
       state.meta = r[1];
       fillFilters();
