@@ -50,8 +50,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Everything on embedded chDB, then the integration suite again against a real ClickHouse 26.9
+# HTTP server the tests start from chdb-core (tests/conftest.py, infra/chserver.py).
 test: $(STAMP) $(ASSETS) browsers lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m integration --warehouse=server $(PYTEST_ARGS)
 
 bench: $(STAMP) $(ASSETS) browsers
 	$(BIN)/python -m bench $(BENCH_ARGS)

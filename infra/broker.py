@@ -77,7 +77,17 @@ def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[st
         return []
     futures = client.create_topics(
         [
-            NewTopic(t, num_partitions=settings.topic_partitions, replication_factor=1)
+            NewTopic(
+                t,
+                num_partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+                # Only when asked for: the embedded Tansu needs none.
+                config=(
+                    {"min.insync.replicas": str(settings.topic_min_insync_replicas)}
+                    if settings.topic_min_insync_replicas > 1
+                    else {}
+                ),
+            )
             for t in missing
         ]
     )

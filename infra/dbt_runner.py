@@ -192,6 +192,7 @@ def profile_env(settings: Settings) -> dict[str, str]:
         BLOODTRACE_DBT_USER=unquote(url.username or "default"),
         DBT_ENV_SECRET_BLOODTRACE_PASSWORD=unquote(url.password or ""),
         BLOODTRACE_DBT_SECURE="true" if secure else "false",
+        BLOODTRACE_DBT_CLUSTER=settings.warehouse_cluster or "",
     )
     return env
 

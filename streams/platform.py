@@ -82,6 +82,7 @@ class Platform:
         if self._producer is not None:
             with contextlib.suppress(BloodtraceError):
                 self._producer.flush(10)
+        self.ctx.stopping.set()
         self.jobs_executor.shutdown(wait=False, cancel_futures=True)
         self.ctx.warehouse_executor.shutdown(wait=True)
         if self.broker is not None:
@@ -92,7 +93,7 @@ class Platform:
     def producer(self) -> Producer:
         with self._producer_lock:
             if self._producer is None:
-                self._producer = Producer(self.settings, source="http")
+                self._producer = Producer(self.settings.sdk_settings("http"))
             return self._producer
 
     def ingest(self, events: list[Any]) -> list[Outcome]:
@@ -143,6 +144,7 @@ class Platform:
         checks["worker"] = {
             "status": "ok" if self.ctx.app.started and assigned else "starting",
             "assigned_partitions": assigned,
+            "leader": self.is_leader(),  # runs the scheduled jobs
         }
         status = "ok" if all(c["status"] == "ok" for c in checks.values()) else "degraded"
         return {"status": status, "checks": checks, "config": self.settings.describe()}
@@ -153,9 +155,20 @@ class Platform:
             "health": self.health(),
             "uptime_seconds": round((datetime.now(UTC) - self.started_at).total_seconds(), 1),
             "metrics": self.ctx.metrics.snapshot(),
+            "assignment": self.assignment(),
             "tables": table_counts(thread_client(self.settings)),
             "jobs": self.job_results,
         }
+
+    def assignment(self) -> dict[str, list[int]]:
+        """Topic -> partitions this worker holds now (several workers share a group)."""
+        app = self.ctx.app
+        if not app.started or app.consumer is None:
+            return {}
+        found: dict[str, list[int]] = {}
+        for tp in app.consumer.assignment():
+            found.setdefault(tp.topic, []).append(tp.partition)
+        return {topic: sorted(parts) for topic, parts in sorted(found.items())}
 
     def run_job(self, name: str) -> dict[str, Any]:
         """Run one scheduled job now, in the jobs thread (blocking the caller's thread)."""
@@ -182,11 +195,30 @@ class Platform:
         self.job_results[name] = result
         return result
 
+    def is_leader(self) -> bool:
+        """Whether this worker runs the scheduled jobs.
+
+        Several workers form one consumer group; Faust's leader assignor gives partition 0 of
+        a one-partition topic (``<app_id>-__assignor-__leader``) to exactly one member per
+        group generation, so exactly one worker is leader, and when it dies the rebalance
+        that hands its partitions on hands on the leadership too. One worker alone is always
+        leader once assigned. (A lease row in the warehouse would need an atomic
+        compare-and-set ClickHouse does not have; the group coordinator already is one.)
+        """
+        app = self.ctx.app
+        if not app.started or app.consumer is None:
+            return False
+        try:
+            return bool(app.is_leader())
+        except Exception:  # not assigned yet
+            return False
+
     async def _schedule_loop(self) -> None:
         next_run: dict[str, float] = {}
         loop = asyncio.get_running_loop()
         while True:
             now = loop.time()
+            leader = self.is_leader()
             for name, target, interval_of in SCHEDULED_JOBS:
                 interval = (
                     float(interval_of(self.settings)) if _has_section(self.settings, name) else 0
@@ -194,7 +226,7 @@ class Platform:
                 if interval <= 0:
                     continue
                 due = next_run.setdefault(name, now + interval)
-                if now >= due:
+                if now >= due and leader:
                     next_run[name] = now + interval
                     fn = _resolve(target)
                     if fn is not None:
@@ -211,6 +243,7 @@ class Platform:
                 try:
                     yield
                 finally:
+                    self.ctx.stopping.set()  # writes waiting out an outage give up now
                     scheduler.cancel()
                     set_platform(None)
 

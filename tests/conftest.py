@@ -1,7 +1,14 @@
-"""Shared fixtures: one real Tansu broker per test session; platforms per test."""
+"""Shared fixtures: one real Tansu broker per test session; platforms per test.
+
+The warehouse profile of a session: embedded chDB (default) or a real ClickHouse 26.9 HTTP
+server from chdb-core (``--warehouse=server`` or ``BLOODTRACE_TEST_WAREHOUSE=server``), started
+once by the session (`chserver` fixture). Every fixture below hands out the chosen profile's
+``warehouse_dsn``; tests that need a server whatever the profile use `chserver` directly.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -13,7 +20,58 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import ThreadPlatform, platform_settings, tansu, thread_platform
 
+from infra.chserver import ChServer
+from infra.chserver import start as start_chserver
 from infra.settings import Settings
+
+WAREHOUSE_PROFILES = ("embedded", "server")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--warehouse",
+        choices=WAREHOUSE_PROFILES,
+        default=os.environ.get("BLOODTRACE_TEST_WAREHOUSE", "embedded"),
+        help="warehouse profile for integration tests: embedded chDB or a ClickHouse server "
+        "(default from BLOODTRACE_TEST_WAREHOUSE, else embedded)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs the integration suite once per profile; tests that use a server
+    whatever the profile (marked ``any_profile``) need to run in one pass only."""
+    if config.getoption("--warehouse") != "server":
+        return
+    skip = pytest.mark.skip(
+        reason="uses its own ClickHouse server in every profile: ran in the embedded pass"
+    )
+    for item in items:
+        if item.get_closest_marker("any_profile"):
+            item.add_marker(skip)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"warehouse profile: {config.getoption('--warehouse')}"
+
+
+@pytest.fixture(scope="session")
+def warehouse_profile(request: pytest.FixtureRequest) -> str:
+    """ "embedded" or "server": which warehouse this session's tests run against."""
+    return str(request.config.getoption("--warehouse"))
+
+
+@pytest.fixture(scope="session")
+def chserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChServer]:
+    """A real ClickHouse 26.9 HTTP server (chdb-core in a child process) for the session.
+
+    ``chserver.url`` is a BLOODTRACE_WAREHOUSE_URL; tests use databases of their own on it.
+    ``chserver.restart()`` / ``stop()`` + ``start()`` keep the path and ports (outage tests).
+    """
+    server = start_chserver(tmp_path_factory.mktemp("chserver"))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +82,26 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def warehouse_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """chDB allows one data path per process for its whole life: tests share one path and
-    each gets its own database (see the `settings` and `warehouse_settings` fixtures)."""
+def warehouse_dsn(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, warehouse_profile: str
+) -> str:
+    """The session's warehouse: one for all tests, each test on a database of its own (see
+    the `settings` and `warehouse_settings` fixtures). chDB allows one data path per process
+    for its whole life, hence one path; the server profile shares one server the same way."""
+    if warehouse_profile == "server":
+        server: ChServer = request.getfixturevalue("chserver")
+        return server.url
     return f"chdb://{tmp_path_factory.mktemp('chdb')}/warehouse"
+
+
+@pytest.fixture
+def process_warehouse(warehouse_profile: str, warehouse_dsn: str) -> dict[str, str]:
+    """Settings overrides for a platform in a child process: on the server profile the
+    session's server and a database of its own; embedded, nothing (the child owns a chDB
+    directory under its data_dir, since the test process may hold the session's)."""
+    if warehouse_profile != "server":
+        return {}
+    return {"warehouse_url": warehouse_dsn, "warehouse_database": f"t_{uuid.uuid4().hex[:10]}"}
 
 
 @pytest.fixture

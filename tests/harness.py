@@ -144,6 +144,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         BLOODTRACE_SINK_BATCH_SECONDS=str(settings.sink_batch_seconds),
         BLOODTRACE_SINK_BATCH_SIZE=str(settings.sink_batch_size),
         BLOODTRACE_WAREHOUSE_DATABASE=settings.warehouse_database,
+        BLOODTRACE_TOPIC_PARTITIONS=str(settings.topic_partitions),
         BLOODTRACE_EMBEDDED_BROKER_PORT=str(settings.embedded_broker_port),
         BLOODTRACE_EMBEDDED_BROKER_STORAGE=settings.embedded_broker_storage,
         BLOODTRACE_EMBEDDED_S3_PORT=str(settings.embedded_s3_port),
@@ -266,12 +267,17 @@ class ProcessPlatform:
         return httpx.get(f"{self.url}/v1/status", timeout=30).json()  # type: ignore[no-any-return]
 
 
-def start_process_platform(settings: Settings, log_name: str = "platform.log") -> ProcessPlatform:
+def start_process_platform(
+    settings: Settings,
+    log_name: str = "platform.log",
+    extra_env: dict[str, str] | None = None,
+) -> ProcessPlatform:
+    """`extra_env` carries settings settings_env does not (e.g. BLOODTRACE_QUALITY__...)."""
     log_path = Path(settings.data_dir) / log_name
     handle = log_path.open("ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "serve"],
-        env=settings_env(settings),
+        env=settings_env(settings) | (extra_env or {}),
         stdout=handle,
         stderr=subprocess.STDOUT,
     )

@@ -14,8 +14,10 @@ from sdk.producer import Producer
 N = 6000
 
 
-def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(tmp_path: Path, broker: str) -> None:
-    settings = platform_settings(tmp_path, broker, sink_batch_size=300)
+def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
+    tmp_path: Path, broker: str, process_warehouse: dict[str, str]
+) -> None:
+    settings = platform_settings(tmp_path, broker, sink_batch_size=300, **process_warehouse)
     events = [donation(i) for i in range(N)]
     resent = random.Random(5).sample(events, N // 10)  # the producer sends these twice
 

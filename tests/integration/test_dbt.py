@@ -704,6 +704,8 @@ def test_docs_generate_works_offline(built: Built, monkeypatch: pytest.MonkeyPat
     # Any attempt to reach the internet would fail fast through a dead proxy.
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    # ...except the warehouse itself on the server profile (clickhouse-connect honours these).
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     result = run_dbt(built.settings, ["docs", "generate", "--static"], quiet=True)
     assert result.success
     target = built.settings.data_path / "dbt" / "target"

@@ -1,6 +1,6 @@
 -- One row per donor per year they donated in: their group that year, donations, whether it
 -- was their first year, and whether they donated again the next year.
-{{ config(materialized='table', engine='MergeTree()', order_by='(activity_year, donor_id)') }}
+{{ config(materialized=bt_materialized('table'), engine='MergeTree()', order_by='(activity_year, donor_id)') }}
 
 with
 

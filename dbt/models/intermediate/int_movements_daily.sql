@@ -3,7 +3,7 @@
 -- read instead of the row-per-movement ledger. Append-only like the ledger.
 {{
     config(
-        materialized='incremental',
+        materialized=bt_materialized('incremental'),
         incremental_strategy='append',
         engine='MergeTree()',
         order_by='(moved_on, movement, facility_id, component_type)',

@@ -1,7 +1,7 @@
 -- City-wide end-of-day stock per ABO/RhD group x component type (available, quarantined, in
 -- transit; blood station and hospital blood banks together) and units issued, every day from
 -- the first to the last day with movements: the running sum of int_stock_deltas.
-{{ config(materialized='table', engine='MergeTree()', order_by='(component_type, abo_rh, stock_date)') }}
+{{ config(materialized=bt_materialized('table'), engine='MergeTree()', order_by='(component_type, abo_rh, stock_date)') }}
 
 with
 

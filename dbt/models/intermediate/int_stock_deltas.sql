@@ -6,7 +6,7 @@
 -- Append-only like the ledger: each run adds the changes of the ledger rows built since.
 {{
     config(
-        materialized='incremental',
+        materialized=bt_materialized('incremental'),
         incremental_strategy='append',
         engine='MergeTree()',
         order_by='(stock_date, location_id, component_type, abo_rh, state)',

@@ -4,7 +4,7 @@
 -- inserts still committing then) whose DIN it does not hold yet.
 {{
     config(
-        materialized='incremental',
+        materialized=bt_materialized('incremental'),
         incremental_strategy='append',
         engine='MergeTree()',
         order_by='(collected_on, county_code, site_id)',

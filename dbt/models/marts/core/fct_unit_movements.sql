@@ -38,7 +38,7 @@
 
 {{
     config(
-        materialized='incremental',
+        materialized=bt_materialized('incremental'),
         incremental_strategy='append',
         engine='MergeTree()',
         order_by='(unit_key, moved_at, movement_rank)',
