@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "cli.dbt",
     "cli.supply",
     "cli.figures",
+    "cli.dashboard",
 ]
 
 app = typer.Typer(
