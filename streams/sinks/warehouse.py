@@ -199,6 +199,16 @@ class SinkStore(Protocol):
     def insert(self, table: str, columns: list[str], rows: Rows, token: str) -> None: ...
 
 
+# Identity lookups send their keys as one query parameter; a ClickHouse server refuses a
+# parameter over 128 KiB (`http_max_field_value_size`, read before any setting the client
+# sends), i.e. about 3,300 UUIDs. chDB has no limit. Ask in chunks well below it.
+LOOKUP_CHUNK = 2000
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    return [values[i : i + LOOKUP_CHUNK] for i in range(0, len(values), LOOKUP_CHUNK)]
+
+
 class ClickHouseStore:
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -214,21 +224,27 @@ class ClickHouseStore:
     ) -> set[tuple[str, ...]]:
         first = key_columns[0]
         kind = "UUID" if first in _UUID_KEYS else "String"
-        found = self.client.query(
-            f"select distinct {', '.join(key_columns)} from {table} "
-            f"where {first} in {{ids:Array({kind})}}",
-            parameters={"ids": sorted({k[0] for k in keys})},
-        ).result_rows
-        return {tuple(str(v) for v in row) for row in found}
+        found: set[tuple[str, ...]] = set()
+        for ids in _chunks(sorted({k[0] for k in keys})):
+            rows = self.client.query(
+                f"select distinct {', '.join(key_columns)} from {table} "
+                f"where {first} in {{ids:Array({kind})}}",
+                parameters={"ids": ids},
+            ).result_rows
+            found.update(tuple(str(v) for v in row) for row in rows)
+        return found
 
     def event_positions(self, event_ids: list[str]) -> dict[str, tuple[int, int]]:
         # The by_event_id projection makes this a primary-key read.
-        rows = self.client.query(
-            "select event_id, any(src_partition), any(src_offset) from events "
-            "where event_id in {ids:Array(UUID)} group by event_id",
-            parameters={"ids": event_ids},
-        ).result_rows
-        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+        found: dict[str, tuple[int, int]] = {}
+        for ids in _chunks(event_ids):
+            rows = self.client.query(
+                "select event_id, any(src_partition), any(src_offset) from events "
+                "where event_id in {ids:Array(UUID)} group by event_id",
+                parameters={"ids": ids},
+            ).result_rows
+            found.update((str(r[0]), (int(r[1]), int(r[2]))) for r in rows)
+        return found
 
     def insert(self, table: str, columns: list[str], rows: Rows, token: str) -> None:
         insert(self.client, table, rows, columns, token=token)
