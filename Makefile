@@ -26,7 +26,7 @@ lint: $(STAMP)
 # HTTP server the tests start from chdb-core (tests/conftest.py, infra/chserver.py).
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m integration --warehouse=server $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --warehouse=server tests/integration $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
