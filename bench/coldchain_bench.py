@@ -226,7 +226,12 @@ def run(
         readings, equipment, rounds = 10_000, 20, 1
     readings = readings // equipment * equipment
     work = Path(tempfile.mkdtemp(prefix="bloodtrace-coldchain-bench-"))
-    base = Settings(data_dir=work, embedded_broker_port=_free_port(), pseudonym_key="bench")
+    base = Settings(  # memory storage: these measure the stream, not the broker's storage
+        data_dir=work,
+        embedded_broker_port=_free_port(),
+        embedded_broker_storage="memory",
+        pseudonym_key="bench",
+    )
     broker = start_embedded_broker(base)
     try:
         settings = base.model_copy(update={"broker_url": base.bootstrap_servers})

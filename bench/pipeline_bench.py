@@ -178,7 +178,12 @@ def _pipeline(settings: Settings, total: int) -> float:
 
 def run(events: int = 100_000, rounds: int = 2) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="bloodtrace-bench-"))
-    base = Settings(data_dir=work, embedded_broker_port=_free_port(), pseudonym_key="bench")
+    base = Settings(  # memory storage: these measure the stream, not the broker's storage
+        data_dir=work,
+        embedded_broker_port=_free_port(),
+        embedded_broker_storage="memory",
+        pseudonym_key="bench",
+    )
     broker = start_embedded_broker(base)
     try:
         settings = base.model_copy(update={"broker_url": base.bootstrap_servers})

@@ -13,6 +13,7 @@ import typer
 
 from cli._output import console, fail, print_json, print_table
 from cli._platform import api_call, platform_is_up
+from infra import runlock
 from infra.errors import BloodtraceError
 
 if TYPE_CHECKING:
@@ -68,6 +69,11 @@ def _run(args: list[str]) -> bool:
         result = DbtResult.from_dict(data)
         _print_remote(result)
         return result.success
+    if settings.embedded_warehouse and not asks_help:
+        # No platform answers: run here, holding the data directory so that a platform that
+        # is starting (or a second `bloodtrace dbt`) is named in one sentence, never a chDB error.
+        with runlock.holding(settings, "dbt"):
+            return run_dbt(settings, args).success
     return run_dbt(settings, args).success
 
 

@@ -58,15 +58,9 @@ def _start_platform(settings: Settings) -> subprocess.Popen[bytes]:
 
 def _stop_leftover_broker(settings: Settings) -> None:
     """A platform killed before its clean shutdown leaves the embedded broker running."""
-    from infra.broker import EmbeddedBroker
+    from infra.broker import stop_leftover_broker
 
-    pid_file = settings.data_path / "run" / "broker.pid"
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return
-    broker = EmbeddedBroker(pid, settings.embedded_broker_port, pid_file, pid_file)
-    broker.stop()
+    stop_leftover_broker(settings)
 
 
 def _wait_for_pipeline(settings: Settings, target: int) -> dict[str, Any]:
@@ -135,6 +129,10 @@ def register(app: typer.Typer) -> None:
                     except BloodtraceError as exc:
                         jobs[job] = {"status": "failed", "error": exc.message}
             status = api_call(settings, "GET", "/v1/status")
+            try:  # the speech's figures, from the marts the dbt job just built
+                figures: dict[str, Any] | None = api_call(settings, "GET", "/v1/figures")
+            except BloodtraceError as exc:
+                figures = {"error": exc.message}
         finally:
             if started_here is not None and not keep_running:
                 with console.status("stopping the platform…"):
@@ -146,6 +144,7 @@ def register(app: typer.Typer) -> None:
                         started_here.wait(10)
                     _stop_leftover_broker(settings)
         summary = _summary(settings, sent, status, jobs, time.perf_counter() - began)
+        summary["speech_figures"] = figures
         if as_json:
             print_json(summary)
         else:
@@ -200,6 +199,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
                 if isinstance(value, dict) and value and len(value) <= 20:
                     label = key.replace("_", " ")
                     print_table("", [f"{name}: {label}", ""], sorted(value.items(), key=str))
+    figures = summary.get("speech_figures")
+    if isinstance(figures, dict) and "figures" in figures:
+        from cli.figures import render
+
+        render(figures)
+    elif isinstance(figures, dict):
+        console.print(f"speech figures: {figures.get('error')}", highlight=False)
     console.print(f"data: {summary['data_dir']}", highlight=False)
     console.print(
         "next: `bloodtrace serve` then `bloodtrace status`; `bloodtrace din check G123498654321H`",

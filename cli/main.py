@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "cli.lookback",
     "cli.inventory",
     "cli.dbt",
+    "cli.figures",
 ]
 
 app = typer.Typer(
@@ -42,6 +43,9 @@ for _module in COMMAND_MODULES:
 
 def run() -> None:
     from cli._output import report
+    from infra import logmask
+
+    logmask.install()  # no national ID number in any log line of any command
 
     try:
         app()

@@ -8,8 +8,9 @@ from pathlib import Path
 import orjson
 import typer
 
-from cli._output import console, print_json, print_table
+from cli._output import console, fail, print_json, print_table
 from cli._platform import api_call
+from infra.errors import BloodtraceError
 from infra.settings import get_settings
 
 
@@ -21,6 +22,7 @@ def register(app: typer.Typer) -> None:
         """Run the platform: broker (embedded Tansu unless BLOODTRACE_BROKER_URL is set),
         warehouse migrations, the stream worker, the HTTP API and the scheduled jobs.
         Stops on Ctrl-C."""
+        from infra import runlock
         from streams.platform import serve as run_platform
 
         logging.basicConfig(
@@ -29,12 +31,16 @@ def register(app: typer.Typer) -> None:
         )
         logging.getLogger("bloodtrace.kafka").propagate = verbose
         settings = get_settings()
+        try:  # one platform per data directory: refuse before touching anything
+            lock = runlock.acquire(settings, "serve")
+        except BloodtraceError as exc:
+            fail(exc)
         console.print(
             f"Bloodtrace platform: API on {settings.api_base_url}, "
             f"broker {settings.bootstrap_servers}, data in {settings.data_path}",
             highlight=False,
         )
-        run_platform(settings)
+        run_platform(settings, run_lock=lock)
 
     @app.command()
     def status(
@@ -67,10 +73,19 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def migrate() -> None:
         """Create or migrate the warehouse schema (the platform also does this at start)."""
+        from infra import runlock
         from infra.warehouse import connect
         from infra.warehouse import migrate as apply
 
-        applied = apply(connect(get_settings()))
+        settings = get_settings()
+        try:
+            if settings.embedded_warehouse:  # chDB: only while no platform owns the directory
+                with runlock.holding(settings, "migrate"):
+                    applied = apply(connect(settings))
+            else:
+                applied = apply(connect(settings))
+        except BloodtraceError as exc:
+            fail(exc)
         console.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
     @app.command()

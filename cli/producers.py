@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 import typer
@@ -25,6 +25,7 @@ from rich.progress import (
 from cli._output import console, print_json, print_table
 from infra.errors import ConfigError
 from infra.settings import get_settings
+from models.events import PAYLOADS
 from sdk.producer import Producer
 
 ENVELOPE_FIELDS = {
@@ -58,8 +59,28 @@ def csv_row_to_event(row: dict[str, str]) -> dict[str, Any]:
             event[name] = int(value) if name == "schema_version" and value.isdigit() else value
         else:
             payload[name] = value
+    model = PAYLOADS.get(str(event.get("type", "")))
+    if model is not None:  # numbers and flags are strict in the contract: type the text cells
+        for name, value in payload.items():
+            field = model.model_fields.get(name)
+            if field is not None and isinstance(value, str):
+                payload[name] = _typed_cell(value, {field.annotation, *get_args(field.annotation)})
     event["payload"] = payload
     return event
+
+
+def _typed_cell(cell: str, kinds: set[Any]) -> Any:
+    """A CSV cell as the number or flag its field wants; left as text if it is not one."""
+    text = cell.strip()
+    if bool in kinds and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        if kind in kinds:
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+    return cell
 
 
 def read_records(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | bytes]]:

@@ -16,7 +16,8 @@ Every error the platform raises on purpose is a :class:`BloodtraceError`. Lower-
     ├── EventRejected                    an event breaks its contract (terminal, has a reason code)
     ├── InvalidIdentifier                a DIN, product code or ABO/RhD code is malformed (terminal)
     ├── NotFound                         an asked-for unit, donor, recipient or lookback is unknown
-    └── PlatformNotRunning               the platform's HTTP API does not answer (transient)
+    ├── PlatformNotRunning               the platform's HTTP API does not answer (transient)
+    └── DataDirInUse                     another platform or command holds the data directory
 
 ``transient`` tells a caller whether the same call may succeed later (retry) or never will (fix
 the input or the configuration). ``hint`` says what to do. ``fields`` carries structured detail
@@ -28,6 +29,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from models.privacy import mask_json, mask_national_ids
+
+# An error's text is shown to people and logged: long echoes of the input are cut here.
+MAX_DETAIL_CHARS = 1000
+
 
 class BloodtraceError(Exception):
     """Base of every error the platform raises on purpose."""
@@ -37,9 +43,11 @@ class BloodtraceError(Exception):
     http_status: ClassVar[int] = 500
 
     def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+        # Messages often quote the input; a national ID number in it never leaves masked-free.
+        message = mask_national_ids(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = mask_national_ids(hint) if hint else hint
         self.fields = fields
 
     def to_dict(self) -> dict[str, Any]:
@@ -47,7 +55,7 @@ class BloodtraceError(Exception):
         if self.hint:
             data["hint"] = self.hint
         if self.fields:
-            data["fields"] = {k: _jsonable(v) for k, v in self.fields.items()}
+            data["fields"] = mask_json({k: _jsonable(v) for k, v in self.fields.items()})
         data["transient"] = self.transient
         return data
 
@@ -106,9 +114,19 @@ class EventRejected(BloodtraceError):
     http_status = 422
 
     def __init__(self, reason: str, detail: str, **fields: Any) -> None:
+        detail = mask_national_ids(_cut(mask_national_ids(detail)))
         super().__init__(f"{reason}: {detail}", **fields)
         self.reason = reason
         self.detail = detail
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "detail": self.detail, **super().to_dict()}
+
+
+def _cut(text: str) -> str:
+    if len(text) <= MAX_DETAIL_CHARS:
+        return text
+    return f"{text[:MAX_DETAIL_CHARS]}... ({len(text)} characters)"
 
 
 class InvalidIdentifier(BloodtraceError):
@@ -123,3 +141,10 @@ class PlatformNotRunning(BloodtraceError):
     transient = True
     exit_code = 3
     http_status = 503
+
+
+class DataDirInUse(BloodtraceError):
+    """Another process holds <data_dir>/run/platform.lock (infra/runlock.py)."""
+
+    exit_code = 4
+    http_status = 409

@@ -10,6 +10,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,12 @@ class Settings(BaseSettings):
     # Otherwise a Kafka bootstrap list, e.g. "kafka1:9092,kafka2:9092".
     broker_url: str | None = None
     embedded_broker_port: int = 19092
+    # Where the embedded broker keeps its topics: "s3" (a local S3 server under
+    # <data_dir>/broker: an acknowledged event survives any crash or restart) or "memory"
+    # (faster to start, every topic lost when the broker stops). See README "Embedded broker".
+    embedded_broker_storage: Literal["s3", "memory"] = "s3"
+    # The S3 server's port; 0 picks a free one at the first start and keeps it.
+    embedded_s3_port: int = Field(default=0, ge=0, le=65535)
 
     # Warehouse: empty means chDB on disk under data_dir; otherwise
     # "chdb:///abs/path" or "http(s)://user:password@host:8123".
@@ -166,7 +173,9 @@ class Settings(BaseSettings):
             dsn = f"{scheme}://***@{rest.split('@', 1)[1]}"
         return {
             "data_dir": str(self.data_path),
-            "broker": "embedded Tansu" if self.embedded_broker else "external Kafka",
+            "broker": f"embedded Tansu ({self.embedded_broker_storage} storage)"
+            if self.embedded_broker
+            else "external Kafka",
             "bootstrap_servers": self.bootstrap_servers,
             "warehouse": dsn,
             "warehouse_database": self.warehouse_database,

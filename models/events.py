@@ -20,10 +20,12 @@ from uuid import UUID
 
 from pydantic import (
     AfterValidator,
+    AllowInfNan,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     TypeAdapter,
 )
@@ -38,6 +40,9 @@ CURRENT_SCHEMA_VERSION = 1
 # ---- field types -------------------------------------------------------------------------
 @lru_cache(maxsize=1 << 18)  # a unit's DIN recurs in every event of its life
 def _din(value: str) -> str:
+    if value != value.upper() or " " in value:
+        # People may type a DIN loosely (trace lookups accept that); events carry it as printed.
+        raise ValueError("din_format: a DIN is sent as printed: upper-case, without spaces")
     try:
         return parse_din(value, require_check=True).code
     except InvalidIdentifier as exc:
@@ -83,6 +88,11 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
 FacilityId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,31}$")]
 Text = Annotated[str, StringConstraints(max_length=500)]
+# Numbers and flags are what the contract says they are: "2", 2.0 or true is not the integer 2,
+# and "yes" or 1 is not a boolean (pydantic's lax mode would convert them silently).
+Int = Annotated[int, Strict()]
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+Flag = Annotated[bool, Strict()]
 
 
 class DonationKind(StrEnum):
@@ -188,29 +198,29 @@ class DonationCollected(Payload):
     din: Din
     donor_id: Pseudonym
     donation_kind: DonationKind
-    volume_ml: int = Field(gt=0, le=1000)
+    volume_ml: Int = Field(gt=0, le=1000)
     site_id: Code
     site_kind: SiteKind
     county_code: Code
     abo_rh: AboRh
     donor_group: DonorGroup
-    donor_age: int = Field(ge=16, le=70)
+    donor_age: Int = Field(ge=16, le=70)
     donor_sex: Sex
-    first_time: bool
+    first_time: Flag
     # Platelet therapeutic units (apheresis): counts towards honours like 200 ml whole blood.
-    therapeutic_units: int = Field(default=0, ge=0, le=3)
+    therapeutic_units: Int = Field(default=0, ge=0, le=3)
 
 
 class MarkerResult(Payload):
     marker: Code
     method: TestMethod
-    reactive: bool
-    value: float | None = None
+    reactive: Flag
+    value: Number | None = None
 
 
 class TestResultRecorded(Payload):
     din: Din
-    round: int = Field(ge=1, le=3)
+    round: Int = Field(ge=1, le=3)
     results: list[MarkerResult] = Field(min_length=1, max_length=20)
 
 
@@ -228,7 +238,7 @@ class ComponentProduced(Payload):
     din: Din  # the parent donation
     product_code: ProductCodeStr
     component_type: ComponentType
-    volume_ml: int = Field(gt=0, le=1000)
+    volume_ml: Int = Field(gt=0, le=1000)
     expires_at: UtcDatetime
     abo_rh: AboRh
 
@@ -243,9 +253,9 @@ class UnitStored(Payload):
 class TemperatureRecorded(Payload):
     equipment_id: Code
     equipment_kind: EquipmentKind
-    temperature_c: float = Field(ge=-90, le=80)
-    agitating: bool | None = None
-    interval_seconds: int = Field(default=300, gt=0, le=86400)
+    temperature_c: Number = Field(ge=-90, le=80)
+    agitating: Flag | None = None
+    interval_seconds: Int = Field(default=300, gt=0, le=86400)
 
 
 class UnitShipped(Payload):
@@ -260,7 +270,7 @@ class UnitReceived(Payload):
     product_code: ProductCodeStr | None = None
     shipment_id: Code
     from_facility_id: FacilityId
-    temperature_c: float | None = Field(default=None, ge=-90, le=80)
+    temperature_c: Number | None = Field(default=None, ge=-90, le=80)
 
 
 class CrossmatchPerformed(Payload):
@@ -268,7 +278,7 @@ class CrossmatchPerformed(Payload):
     product_code: ProductCodeStr | None = None
     recipient_id: Pseudonym
     recipient_abo_rh: AboRh
-    compatible: bool
+    compatible: Flag
 
 
 class UnitIssued(Payload):
@@ -281,7 +291,7 @@ class UnitIssued(Payload):
 class UnitReturned(Payload):
     din: Din
     product_code: ProductCodeStr | None = None
-    minutes_out_of_refrigeration: float = Field(ge=0, le=100000)
+    minutes_out_of_refrigeration: Number = Field(ge=0, le=100000)
 
 
 class UnitTransfused(Payload):
@@ -305,7 +315,7 @@ class UnitDiscarded(Payload):
     din: Din
     product_code: ProductCodeStr | None = None
     cause: DiscardCause
-    volume_ml: int = Field(default=0, ge=0, le=1000)
+    volume_ml: Int = Field(default=0, ge=0, le=1000)
     note: Text = ""
 
 
@@ -322,7 +332,7 @@ class EnvelopeBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event_id: UUID
-    schema_version: int = Field(ge=1)
+    schema_version: Int = Field(ge=1)
     occurred_at: UtcDatetime
     recorded_at: UtcDatetime
     facility_id: FacilityId

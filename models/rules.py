@@ -168,10 +168,26 @@ class DbtRules(BaseModel):
 
     schedule_seconds: int = 3600  # 0 turns the scheduled rebuild off
     threads: int = 2
-    baseline_year: int | None = None  # growth baseline; None = the first year with data
+    # Growth baseline year. None: supply_demand_yearly uses the first year with data, and the
+    # county scorecard and the speech figures the year less baseline_years_back (the speech
+    # compares 2024 with 2020).
+    baseline_year: int | None = None
+    baseline_years_back: int = Field(default=4, ge=1, le=50)
     local_timezone: str = "Asia/Shanghai"  # days and months are local calendar days
 
 
 class IngestRules(BaseModel):
-    max_event_bytes: int = 64 * 1024
-    max_future_skew_seconds: int = 600
+    """Limits on what the edges accept (assumed: no published source)."""
+
+    max_event_bytes: int = Field(default=64 * 1024, gt=0)
+    max_future_skew_seconds: int = Field(default=600, ge=0)
+    # How deep lists/objects may nest; the contract itself never goes past 4.
+    max_json_depth: int = Field(default=16, ge=4, le=200)
+    # A refused input is kept (dead-letter topic, rejected_events) cut to this many bytes, with
+    # its full size and SHA-256: a dead-letter record must stay far below the broker's
+    # message size limit (1 MB by default), whatever arrived.
+    dead_letter_raw_bytes: int = Field(default=16 * 1024, ge=256, le=128 * 1024)
+    # One POST /v1/events: the body's bytes and its number of events (like other event APIs:
+    # batch in requests of about 1 MB).
+    max_request_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_batch_events: int = Field(default=2000, gt=0)

@@ -6,6 +6,7 @@ anywhere is refused for the same reason everywhere.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from infra.errors import EventRejected
 from models.events import CURRENT_SCHEMA_VERSION, EVENT_ADAPTER, EVENT_TYPES, EnvelopeBase
+from models.privacy import deeper_than, find_national_id, may_hold_national_id
 from models.rules import IngestRules
 
 # Stable reason codes, as stored in rejected_events.reason and counted in /metrics.
@@ -27,6 +29,13 @@ REASONS: dict[str, str] = {
     "not_pseudonymised": "a donor or recipient identity is not a pseudonym",
     "future_timestamp": "occurred_at is further in the future than allowed",
     "unsupported_schema_version": "the schema version is newer than this platform knows",
+    "too_deep": "lists and objects nest deeper than the configured maximum",
+    "duplicate_key": "an object names the same key twice (readers would disagree on its value)",
+    "national_id": "a field holds a national ID number; send it as donor_national_id or "
+    "recipient_national_id (pseudonymised at the edge), never in another field",
+    # Refusals of a whole HTTP request (POST /v1/events), kept in rejected_events too.
+    "batch_too_large": "the request holds more events than the configured maximum",
+    "not_a_batch": "the request body is not a JSON array of events",
 }
 
 
@@ -57,6 +66,39 @@ def _tail(msg: str) -> str:
     return msg.split(": ", 1)[-1] if ": " in msg else msg
 
 
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise EventRejected("duplicate_key", f"the key {key[:80]!r} appears twice in an object")
+        seen[key] = value
+    return seen
+
+
+def check_duplicate_keys(data: bytes, obj: Any) -> None:
+    r"""Raise ``duplicate_key`` if any object in the JSON ``data`` (parsed as ``obj``) repeats a
+    key. A parser keeps one of the values silently, so another reader of the same bytes might
+    see the other one.
+
+    Fast path (C only): with whitespace dropped, each key ends in ``":``, and so does each quote
+    followed by a colon inside a string. ``obj`` written back compactly has the same string
+    contents and one such end per key it kept, so equal counts mean no key was dropped. A
+    ``\u`` escape can hide a quote or colon from the first count: then, or when the counts
+    differ, the text is parsed again key by key.
+    """
+    compact = data.translate(None, b" \t\n\r")
+    try:
+        kept = orjson.dumps(obj).count(b'":')
+    except orjson.JSONEncodeError:
+        kept = -1
+    if b"\\u" not in compact and compact.count(b'":') == kept:
+        return
+    try:
+        json.loads(data, object_pairs_hook=_refuse_duplicates)
+    except (ValueError, RecursionError):  # not JSON to this parser: orjson already judged it
+        return
+
+
 def parse_event(
     raw: bytes | str | dict[str, Any],
     *,
@@ -67,7 +109,13 @@ def parse_event(
     rules = rules or IngestRules()
     if isinstance(raw, dict):
         obj: Any = raw
-        size = len(orjson.dumps(raw))
+        if deeper_than(raw, rules.max_json_depth):
+            raise _too_deep(rules)
+        try:
+            data = orjson.dumps(raw)
+        except orjson.JSONEncodeError as exc:
+            raise EventRejected("invalid_field", f"not JSON: {exc}") from exc
+        size = len(data)
     else:
         data = raw.encode() if isinstance(raw, str) else raw
         size = len(data)
@@ -78,6 +126,8 @@ def parse_event(
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
+            if "depth limit" in str(exc) or "recursion" in str(exc):
+                raise _too_deep(rules) from exc
             raise EventRejected("malformed_json", str(exc)) from exc
     if size > rules.max_event_bytes:
         raise EventRejected(
@@ -86,7 +136,7 @@ def parse_event(
     if not isinstance(obj, dict):
         raise EventRejected("malformed_json", f"expected a JSON object, got {type(obj).__name__}")
     version = obj.get("schema_version")
-    if isinstance(version, int) and version > CURRENT_SCHEMA_VERSION:
+    if type(version) is int and version > CURRENT_SCHEMA_VERSION:
         raise EventRejected(
             "unsupported_schema_version",
             f"schema_version {version}; this platform knows up to {CURRENT_SCHEMA_VERSION}",
@@ -94,8 +144,21 @@ def parse_event(
     try:
         event: EnvelopeBase = EVENT_ADAPTER.validate_python(obj)
     except ValidationError as exc:
+        if deeper_than(obj, rules.max_json_depth):  # a valid event never nests deep
+            raise _too_deep(rules) from exc
         reason, detail = _reason_for(exc)
         raise EventRejected(reason, detail) from exc
+    # Checks a valid event still has to pass (cheap when it does).
+    if not isinstance(raw, dict):
+        check_duplicate_keys(data, obj)
+    if may_hold_national_id(data):
+        where = find_national_id(obj)
+        if where is not None:
+            raise EventRejected(
+                "national_id",
+                f"{where} holds a national ID number; only pseudonyms may be sent "
+                "(payload.donor_national_id / recipient_national_id are pseudonymised by the SDK)",
+            )
     now = now or datetime.now(UTC)
     if event.occurred_at > now + timedelta(seconds=rules.max_future_skew_seconds):
         raise EventRejected(
@@ -104,3 +167,9 @@ def parse_event(
             f"{rules.max_future_skew_seconds} s after now ({now.isoformat()})",
         )
     return event
+
+
+def _too_deep(rules: IngestRules) -> EventRejected:
+    return EventRejected(
+        "too_deep", f"lists and objects nest more than {rules.max_json_depth} levels deep"
+    )

@@ -32,6 +32,7 @@ from confluent_kafka import Producer as KafkaProducer
 from infra.errors import BrokerUnavailable, DeliveryFailed, EventRejected
 from infra.settings import Settings, get_settings
 from models.events import CURRENT_SCHEMA_VERSION, partition_key
+from models.privacy import mask_short, raw_evidence
 from models.pseudonym import pseudonymise
 from models.validation import parse_event
 
@@ -91,16 +92,26 @@ def redact(raw: bytes) -> bytes:
     """Drop raw identity fields from a refused event before it is stored anywhere."""
     if b"national_id" not in raw:
         return raw
+    unreadable = b'{"redacted": "unreadable event that contained a national ID"}'
+    if len(raw) > 1 << 20:  # not worth parsing to redact; refused as oversized anyway
+        return unreadable
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return b'{"redacted": "unparseable event that contained a national ID"}'
+        return unreadable
     payload = obj.get("payload") if isinstance(obj, dict) else None
     if isinstance(payload, dict):
         for raw_field in _IDENTITY_FIELDS:
             if raw_field in payload:
                 payload[raw_field] = "[redacted]"
-    return orjson.dumps(obj)
+    try:
+        return orjson.dumps(obj)
+    except orjson.JSONEncodeError:  # nested too deep to write back
+        return unreadable
+
+
+# Kept of a refused input's bytes by default (settings: ingest.dead_letter_raw_bytes).
+DEAD_LETTER_RAW_BYTES = 16 * 1024
 
 
 def dead_letter_record(
@@ -110,22 +121,41 @@ def dead_letter_record(
     source: str,
     event: Any = None,
     *,
+    raw_limit: int = DEAD_LETTER_RAW_BYTES,
+    raw_size: int | None = None,
+    raw_sha256: str | None = None,
     rejection_id: str | None = None,
 ) -> bytes:
+    """The dead-letter message for a refused input: always small (the raw bytes cut to
+    ``raw_limit``, with their full size and SHA-256) and free of national ID numbers, so it can
+    always be sent and stored, whatever arrived. ``raw_size``/``raw_sha256`` describe the
+    whole input when ``raw`` is only its head (an HTTP body not read to the end)."""
     obj = event if isinstance(event, dict) else {}
+    evidence = raw_evidence(raw, raw_limit, shown=redact(raw))
     return orjson.dumps(
         {
             "rejection_id": rejection_id or uuid.uuid4().hex,
             "rejected_at": datetime.now(UTC).isoformat(),
             "source": source,
             "reason": reason,
-            "detail": detail,
-            "event_id": str(obj.get("event_id", "")),
-            "event_type": str(obj.get("type", "")),
-            "facility_id": str(obj.get("facility_id", "")),
-            "raw": redact(raw).decode("utf-8", errors="replace"),
+            "detail": mask_short(detail),
+            "event_id": mask_short(str(obj.get("event_id", "")), 100),
+            "event_type": mask_short(str(obj.get("type", "")), 100),
+            "facility_id": mask_short(str(obj.get("facility_id", "")), 100),
+            "raw": evidence.text,
+            "raw_size": evidence.size if raw_size is None else raw_size,
+            "raw_sha256": evidence.sha256 if raw_sha256 is None else raw_sha256,
         }
     )
+
+
+def _json_bytes(value: Any) -> tuple[bytes, EventRejected | None]:
+    """``value`` as JSON, or why it cannot be (nested too deep for a JSON writer, say)."""
+    try:
+        return orjson.dumps(value), None
+    except orjson.JSONEncodeError as exc:
+        reason = "too_deep" if "ecursion" in str(exc) else "invalid_field"
+        return b"", EventRejected(reason, f"cannot be written as JSON: {exc}")
 
 
 class Producer:
@@ -217,19 +247,33 @@ class Producer:
             obj = event
         if isinstance(obj, dict):
             obj = complete_envelope(obj, self._key)
-            raw = orjson.dumps(obj)
+            raw, unwritable = _json_bytes(obj)
         else:
-            raw = event if isinstance(event, bytes) else orjson.dumps(event)
+            raw, unwritable = (event, None) if isinstance(event, bytes) else _json_bytes(event)
         try:
+            if unwritable is not None:
+                raise unwritable
             parsed = parse_event(raw, rules=self.settings.ingest)
         except EventRejected as exc:
-            record = dead_letter_record(raw, exc.reason, exc.detail, self.source, obj)
+            record = dead_letter_record(
+                raw,
+                exc.reason,
+                exc.detail,
+                self.source,
+                obj,
+                raw_limit=self.settings.ingest.dead_letter_raw_bytes,
+            )
             self._produce(self._dead_letter_topic, None, record)
-            event_id = str(obj.get("event_id")) if isinstance(obj, dict) else None
+            event_id = mask_short(str(obj.get("event_id")), 100) if isinstance(obj, dict) else None
             return Outcome(index, False, event_id, exc.reason, exc.detail)
         self._produce(self._events_topic, partition_key(parsed).encode(), raw)
         self._kafka.poll(0)
         return Outcome(index, True, str(parsed.event_id))
+
+    def dead_letter(self, record: bytes) -> None:
+        """Send a ready dead-letter record (see ``dead_letter_record``), e.g. for a request
+        refused whole before any event in it was read."""
+        self._produce(self._dead_letter_topic, None, record)
 
     def send_many(self, events: Iterable[dict[str, Any] | bytes]) -> Iterator[Outcome]:
         for index, event in enumerate(events):

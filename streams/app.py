@@ -15,12 +15,11 @@ import hashlib
 import importlib
 import logging
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any, TypeVar
 
 import faust
@@ -32,8 +31,11 @@ from infra.settings import Settings
 from infra.warehouse import thread_client
 from models.alerts import ALERT_COLUMNS, Alert, alert_row
 from models.events import partition_key
+from models.privacy import mask_short
 from models.validation import parse_event
 from sdk.producer import dead_letter_record
+from streams import consumer_guard
+from streams.batching import run_pipelined
 from streams.metrics import Metrics
 from streams.sinks.warehouse import Rejected, Sourced, WarehouseSink
 
@@ -41,6 +43,7 @@ log = logging.getLogger("bloodtrace.streams")
 from sdk.producer import KAFKA_LOG  # noqa: E402  (one logger, configured there)
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 PROCESSORS: list[str] = [
     "streams.processors.lifecycle",
@@ -68,6 +71,33 @@ class PlatformContext:
     async def in_warehouse(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.warehouse_executor, fn, *args)
+
+    async def run_batches(
+        self,
+        stream: Any,
+        prepare: Callable[[list[Any]], P],
+        write: Callable[[P], Any],
+        complete: Callable[[P], None] | None = None,
+        reset: Callable[[], None] | None = None,
+    ) -> None:
+        """Consume an agent's stream with the one batching primitive (streams.batching):
+        written in the warehouse thread, then tracked for lag and acknowledged."""
+
+        def done(events: list[Any], prepared: P) -> None:
+            if complete is not None:
+                complete(prepared)
+            self.track(events)
+
+        await run_pipelined(
+            stream,
+            executor=self.warehouse_executor,
+            batch_size=self.settings.sink_batch_size,
+            batch_seconds=self.settings.sink_batch_seconds,
+            prepare=prepare,
+            write=write,
+            complete=done,
+            reset=reset or (lambda: None),
+        )
 
     def sink(self, topic: str) -> WarehouseSink:
         """A warehouse sink bound to the warehouse thread's client (call in that thread)."""
@@ -145,6 +175,7 @@ class PlatformContext:
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> PlatformContext:
+    consumer_guard.install()
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
@@ -218,6 +249,7 @@ def _register_ingest(ctx: PlatformContext) -> None:
                         exc.detail,
                         "stream",
                         _loose(raw),
+                        raw_limit=settings.ingest.dead_letter_raw_bytes,
                         rejection_id=stream_rejection_id(raw, partition, offset),
                     )
                 )
@@ -244,38 +276,18 @@ def _register_ingest(ctx: PlatformContext) -> None:
         for reason, count in skipped.items():
             metrics.skipped.labels(reason)._value.set(count)
 
+    def records_of(events: list[Any]) -> list[tuple[bytes, int, int]]:
+        return [(_raw(e.value), e.message.partition, e.message.offset) for e in events]
+
     @app.agent(raw_topic, name="validate-and-store")
     async def validate_and_store(stream: faust.StreamT[bytes]) -> None:
         # Each batch is processed in the warehouse thread while this loop gathers the next
-        # one (the thread takes them in order). A batch is acknowledged only once it is
-        # processed, so a crash at any point re-reads it, and the sink makes that harmless.
-        loop = asyncio.get_running_loop()
-        in_flight: deque[asyncio.Future[int]] = deque()
-        acks: set[asyncio.Task[None]] = set()
-
-        def acknowledge(events: Sequence[Any], future: asyncio.Future[int]) -> None:
-            if future.cancelled() or future.exception() is not None:
-                return
-            ctx.track(events)
-            task = loop.create_task(_ack_all(stream, events))
-            acks.add(task)
-            task.add_done_callback(acks.discard)
-
-        async for events in stream.noack().take_events(
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            records = [
-                (_raw(event.value), event.message.partition, event.message.offset)
-                for event in events
-            ]
-            future = loop.run_in_executor(ctx.warehouse_executor, process_batch, records)
-            future.add_done_callback(partial(acknowledge, events))
-            in_flight.append(future)
-            while len(in_flight) > 1 or (in_flight and in_flight[0].done()):
-                await in_flight.popleft()  # re-raises a failed batch: the agent restarts
+        # one; it is acknowledged only once processed, so a crash at any point re-reads it.
+        await ctx.run_batches(stream, records_of, process_batch)
 
     def write_rejected(items: list[Rejected]) -> int:
-        written = sink_for("events.deadletter").write_rejected(items)
+        sink = sink_for("events.deadletter")
+        written = sink.write_rejected(items, settings.ingest.dead_letter_raw_bytes)
         publish_sink_stats()
         return written
 
@@ -319,10 +331,14 @@ def _register_ingest(ctx: PlatformContext) -> None:
         ctx.update_lag()
 
 
-def _loose(raw: bytes) -> Any:
+def _loose(raw: bytes, limit: int = 1 << 20) -> Any:
+    """The JSON in ``raw`` if there is any (for the ids a rejection record names), else None.
+    Past ``limit`` bytes it is not parsed at all: a poison message may be any size."""
+    if len(raw) > limit:
+        return None
     try:
         return orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError:  # also what orjson raises past its nesting limit
         return None
 
 
@@ -341,10 +357,14 @@ def _rejected_from_record(event: Any) -> Rejected:
         )
     try:
         rejected_at = datetime.fromisoformat(str(record.get("rejected_at")))
+        if rejected_at.tzinfo is None:
+            rejected_at = rejected_at.replace(tzinfo=UTC)
     except ValueError:
         rejected_at = datetime.now(UTC)
+    if not 2000 <= rejected_at.year < 2200:  # a column the warehouse can hold, whoever wrote it
+        rejected_at = datetime.now(UTC)
     return Rejected(
-        reason=str(record["reason"]),
+        reason=mask_short(str(record["reason"]), 100),  # also a metrics label
         detail=str(record.get("detail", "")),
         raw=str(record.get("raw", "")).encode(),
         source=str(record.get("source", "")),
@@ -354,8 +374,15 @@ def _rejected_from_record(event: Any) -> Rejected:
         event_type=str(record.get("event_type", "")),
         facility_id=str(record.get("facility_id", "")),
         rejected_at=rejected_at,
-        rejection_id=str(record.get("rejection_id", "")),
+        rejection_id=mask_short(str(record.get("rejection_id", "")), 64),
+        raw_size=_size(record.get("raw_size")),
+        raw_sha256=str(record.get("raw_sha256") or "")[:64],
     )
+
+
+def _size(value: Any) -> int | None:
+    """A record's raw_size, if it carries a plausible one (older records do not)."""
+    return value if type(value) is int and 0 <= value < 1 << 63 else None
 
 
 def stream_rejection_id(raw: bytes, partition: int, offset: int) -> str:
@@ -366,11 +393,6 @@ def stream_rejection_id(raw: bytes, partition: int, offset: int) -> str:
 
 def _raw(value: Any) -> bytes:
     return value if isinstance(value, bytes) else bytes(value or b"")
-
-
-async def _ack_all(stream: Any, events: Sequence[Any]) -> None:
-    for event in events:
-        await stream.ack(event)
 
 
 def retrying(write: Callable[[], T], *, attempts: int = 0) -> T:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -25,8 +26,10 @@ from faust.contrib.asgi import faust_app_running
 
 from api.app import create_api
 from api.deps import set_platform
+from infra import logmask, runlock
 from infra.broker import EmbeddedBroker, check_broker, ensure_topics, start_embedded_broker
 from infra.errors import BloodtraceError
+from infra.runlock import RunLock
 from infra.settings import Settings
 from infra.warehouse import connect, migrate, table_counts, thread_client
 from sdk.producer import Outcome, Producer
@@ -53,6 +56,7 @@ def _resolve(target: str) -> Callable[[Settings], Any] | None:
 
 class Platform:
     def __init__(self, settings: Settings) -> None:
+        logmask.install()  # no national ID number in any log line, whoever logs it
         self.settings = settings
         self.broker: EmbeddedBroker | None = None
         self.ctx: PlatformContext = create_app(settings)
@@ -104,11 +108,29 @@ class Platform:
             producer.flush(30)
         return outcomes
 
+    def keep_refused_request(self, record: bytes) -> None:
+        """Send the dead-letter record of an HTTP request refused whole, and wait for the broker.
+        If the broker cannot take it, the refusal is still answered (the input was wrong either
+        way); the failure is logged."""
+        producer = self.producer
+        with self._producer_lock:
+            try:
+                producer.dead_letter(record)
+                producer.flush(30)
+            except BloodtraceError as exc:
+                log.warning("a refused request could not be kept: %s", exc.message)
+
     def health(self) -> dict[str, Any]:
         checks: dict[str, dict[str, Any]] = {}
         try:
             brokers = check_broker(self.settings, timeout=2)
             checks["broker"] = {"status": "ok", "brokers": brokers}
+            store = self.broker.store if self.broker is not None else None
+            if store is not None and not store.healthy():
+                checks["broker"] = {
+                    "status": "down",
+                    "error": f"the broker's storage (S3 at {store.endpoint}) does not answer",
+                }
         except BloodtraceError as exc:
             checks["broker"] = {"status": "down", "error": exc.message}
         try:
@@ -230,10 +252,27 @@ def _has_section(settings: Settings, job: str) -> bool:
     return job != "dbt" or hasattr(settings, "dbt")
 
 
-def serve(settings: Settings) -> None:
-    """Run the platform until interrupted (SIGINT/SIGTERM)."""
-    platform = Platform(settings)
+class _Terminated(Exception):
+    """SIGTERM, turned into an exception so that clean-up code runs as it does for Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated(signum)
+
+
+def serve(settings: Settings, run_lock: RunLock | None = None) -> None:
+    """Run the platform until SIGINT or SIGTERM, then stop everything it started.
+
+    uvicorn handles both signals for its graceful shutdown and then re-raises the one it got.
+    SIGINT's default handler raises KeyboardInterrupt, but SIGTERM's default kills the process
+    on the spot, which skipped the `finally` below and left the embedded broker running: so
+    SIGTERM raises an exception here too, whether it arrives during start-up or later.
+    """
+    lock = run_lock or runlock.acquire(settings, "serve")  # before anything is touched
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    platform: Platform | None = None
     try:
+        platform = Platform(settings)
         platform.prepare()
         api = create_api(lifespan=platform.lifespan())
         config = uvicorn.Config(
@@ -245,5 +284,16 @@ def serve(settings: Settings) -> None:
             timeout_graceful_shutdown=10,
         )
         uvicorn.Server(config).run()
+    except (KeyboardInterrupt, _Terminated):
+        log.info("stopping on signal")
     finally:
-        platform.shutdown()
+        # A second Ctrl-C or SIGTERM must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            if platform is not None:
+                platform.shutdown()
+        finally:
+            lock.release()
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, signal.default_int_handler)

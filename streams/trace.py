@@ -52,6 +52,7 @@ from models.lifecycle import (
     iso,
     to_ms,
 )
+from models.privacy import mask_short
 from models.pseudonym import is_pseudonym, pseudonymise
 
 T = TypeVar("T")
@@ -121,13 +122,14 @@ def record_audit(
         "{client:String}, {action:String}, {subject:String}, {outcome:String}, {detail:String})",
         parameters={
             "id": uuid.uuid4(),
-            "actor": requester.actor[:200],
+            # A lookup by a mistyped or raw identifier must not keep it: mask every text.
+            "actor": mask_short(requester.actor, 200),
             "channel": requester.channel,
-            "client": requester.client[:200],
+            "client": mask_short(requester.client, 200),
             "action": action,
-            "subject": subject[:200],
+            "subject": mask_short(subject, 200),
             "outcome": outcome,
-            "detail": detail[:500],
+            "detail": mask_short(detail, 500),
         },
     )
 

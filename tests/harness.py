@@ -5,6 +5,7 @@ No mocks: the broker is the embedded Tansu binary, the warehouse is chDB in a te
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 
 from infra.broker import EmbeddedBroker, start_embedded_broker
+from infra.objectstore import kill_and_wait
 from infra.settings import Settings
 
 
@@ -35,7 +37,9 @@ def free_port() -> int:
 @contextmanager
 def tansu(tmp: Path, port: int | None = None) -> Iterator[str]:
     """A Tansu broker (in memory) on a free port or the given one; yields its address."""
-    settings = Settings(data_dir=tmp, embedded_broker_port=port or free_port())
+    settings = Settings(
+        data_dir=tmp, embedded_broker_port=port or free_port(), embedded_broker_storage="memory"
+    )
     broker: EmbeddedBroker = start_embedded_broker(settings)
     try:
         yield settings.bootstrap_servers
@@ -43,7 +47,75 @@ def tansu(tmp: Path, port: int | None = None) -> Iterator[str]:
         broker.stop()
 
 
-def platform_settings(tmp: Path, bootstrap: str, **overrides: Any) -> Settings:
+@dataclass
+class DurableBroker:
+    """Tansu on S3 storage (a weed server) under a tmp dir, both on free ports; can be
+    SIGKILLed and restarted on the same storage, as a crash of the embedded broker would be."""
+
+    settings: Settings
+    broker: EmbeddedBroker
+
+    @property
+    def bootstrap(self) -> str:
+        return self.settings.bootstrap_servers
+
+    def pids(self) -> list[int]:
+        store = self.broker.store
+        return [self.broker.pid] + ([store.pid] if store is not None else [])
+
+    def kill(self, tansu: bool = True, storage: bool = True) -> None:
+        """SIGKILL Tansu and/or its S3 server, and wait until they are gone."""
+        store = self.broker.store
+        if tansu:
+            kill_and_wait(self.broker.pid)
+        if storage and store is not None:
+            kill_and_wait(store.pid)
+
+    def restart(self) -> None:
+        """Start whatever is not running (on the same storage and ports); adopt the rest."""
+        self.broker = start_embedded_broker(self.settings, timeout=30)
+
+    def stop(self) -> None:
+        self.broker.stop()
+
+
+@contextmanager
+def durable_broker(tmp: Path) -> Iterator[DurableBroker]:
+    settings = Settings(
+        data_dir=tmp, embedded_broker_port=free_port(), embedded_broker_storage="s3"
+    )
+    handle = DurableBroker(settings, start_embedded_broker(settings, timeout=30))
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def kill_embedded_broker(settings: Settings) -> list[int]:
+    """SIGKILL the Tansu and weed a platform started for itself (found by their pid files
+    under <data_dir>/broker), as a crash would; returns their pids. The next platform start
+    on this data directory starts them again on the same storage."""
+    pids = []
+    for name in ("tansu.json", "objectstore.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            pids.append(int(json.loads((settings.data_path / "broker" / name).read_text())["pid"]))
+    for pid in pids:
+        kill_and_wait(pid)
+    return pids
+
+
+def embedded_settings(tmp: Path, storage: str = "memory", **overrides: Any) -> Settings:
+    """Settings for a platform that starts its own embedded broker (on free ports)."""
+    return platform_settings(
+        tmp,
+        None,
+        embedded_broker_port=free_port(),
+        embedded_broker_storage=storage,
+        **overrides,
+    )
+
+
+def platform_settings(tmp: Path, bootstrap: str | None, **overrides: Any) -> Settings:
     """Settings for one isolated platform: own topics, group, data dir and API port."""
     tag = uuid.uuid4().hex[:8]
     values: dict[str, Any] = {
@@ -73,6 +145,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         BLOODTRACE_SINK_BATCH_SIZE=str(settings.sink_batch_size),
         BLOODTRACE_WAREHOUSE_DATABASE=settings.warehouse_database,
         BLOODTRACE_TOPIC_PARTITIONS=str(settings.topic_partitions),
+        BLOODTRACE_EMBEDDED_BROKER_PORT=str(settings.embedded_broker_port),
+        BLOODTRACE_EMBEDDED_BROKER_STORAGE=settings.embedded_broker_storage,
+        BLOODTRACE_EMBEDDED_S3_PORT=str(settings.embedded_s3_port),
     )
     if settings.warehouse_url is not None:
         env["BLOODTRACE_WAREHOUSE_URL"] = settings.warehouse_url.get_secret_value()

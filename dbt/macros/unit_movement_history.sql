@@ -51,8 +51,9 @@ components_by_din as (
         din,
         groupArray(product_code) as product_codes,
         min(occurred_at) as made_at,
-        argMin(facility_id, occurred_at) as made_by,
-        argMin(event_id, occurred_at) as first_event_id,
+        -- ties broken by event id: every component of a donation is often made at the same
+        -- moment, and argMin over ties follows the order rows are read in, which merges change
+        argMin(facility_id, (occurred_at, event_id)) as made_by,
         max(ingested_at) as last_ingested_at
     from components
     group by din
@@ -120,11 +121,14 @@ defining_movements as (
 
 other_movements as (
 
-    -- the donation's first component ends its wait to be processed
+    -- the donation's first component ends its wait to be processed. A donation is processed
+    -- once, so its DIN names the movement: naming it after the first component's event gave
+    -- it a new id whenever another component won a tie or arrived late with an earlier time,
+    -- and the run cancelled the old id instead of replacing a version of it (issue 9)
     select
         din, '' as product_code, 'processed' as movement, toUInt8(1) as movement_rank,
         made_at as moved_at, made_by as facility_id, made_by as location_id, '' as cause,
-        '' as recipient_id, first_event_id as event_id, last_ingested_at as ingested_at
+        '' as recipient_id, din as event_id, last_ingested_at as ingested_at
     from components_by_din
 
     union all

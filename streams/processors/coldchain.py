@@ -25,15 +25,13 @@ deterministic.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import weakref
-from collections import defaultdict, deque
-from collections.abc import Callable
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import faust
@@ -106,53 +104,6 @@ def set_from(table: Any, key: str, value: Any, event: Any) -> None:
         table[key] = value
     finally:
         _current_event.reset(token)
-
-
-async def run_pipelined(
-    ctx: PlatformContext,
-    stream: Any,
-    prepare: Callable[[list[Any]], P],
-    write: Callable[[P], None],
-    complete: Callable[[P], None],
-    reset: Callable[[], None],
-) -> None:
-    """Consume ``stream`` a batch at a time: ``prepare`` on the event loop, ``write`` in the
-    warehouse thread while the next batch is gathered (the thread takes them in order), then
-    ``complete`` back on the loop and the batch is acknowledged. A batch is acknowledged only
-    once written, so a crash re-reads it; a failed write is raised here (after ``reset``) and
-    the agent restarts. The same shape as the platform's validate-and-store agent."""
-    settings = ctx.settings
-    loop = asyncio.get_running_loop()
-    in_flight: deque[asyncio.Future[None]] = deque()
-    acks: set[asyncio.Task[None]] = set()
-
-    def finish(events: list[Any], prepared: P, future: asyncio.Future[None]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            return
-        complete(prepared)
-        ctx.track(events)
-        task = loop.create_task(_ack(stream, events))
-        acks.add(task)
-        task.add_done_callback(acks.discard)
-
-    try:
-        async for events in stream.noack().take_events(
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            prepared = prepare(events)
-            future = loop.run_in_executor(ctx.warehouse_executor, write, prepared)
-            future.add_done_callback(partial(finish, events, prepared))
-            in_flight.append(future)
-            while len(in_flight) > 1 or (in_flight and in_flight[0].done()):
-                await in_flight.popleft()
-    except BaseException:
-        reset()
-        raise
-
-
-async def _ack(stream: Any, events: list[Any]) -> None:
-    for event in events:
-        await stream.ack(event)
 
 
 # ---- alerts, in words a person can act on --------------------------------------------------
@@ -684,8 +635,8 @@ def register(ctx: PlatformContext) -> ColdChain:
 
     @app.agent(source, name="coldchain")
     async def coldchain(stream: faust.StreamT[bytes]) -> None:
-        await run_pipelined(
-            ctx, stream, processor.prepare, processor.write, processor.complete, processor.reset
+        await ctx.run_batches(
+            stream, processor.prepare, processor.write, processor.complete, processor.reset
         )
 
     @app.timer(interval=settings.coldchain.silence_check_seconds)

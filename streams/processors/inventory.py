@@ -43,7 +43,7 @@ from models.inventory import (
     settle,
 )
 from streams.processors import inventory_store as store
-from streams.processors.coldchain import din_code, event_time, run_pipelined
+from streams.processors.coldchain import din_code, event_time
 
 if TYPE_CHECKING:
     from infra.settings import Settings
@@ -251,9 +251,7 @@ def register(ctx: PlatformContext) -> None:
 
     @app.agent(source, name="inventory")
     async def inventory(stream: faust.StreamT[bytes]) -> None:
-        await run_pipelined(
-            ctx, stream, processor.prepare, processor.write, lambda _: None, lambda: None
-        )
+        await ctx.run_batches(stream, processor.prepare, processor.write)
 
     @app.timer(interval=settings.inventory.evaluate_min_seconds)
     async def pending_levels() -> None:

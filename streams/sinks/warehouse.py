@@ -31,6 +31,8 @@ from clickhouse_connect.driver.client import Client
 from infra.tables import EVENTS_COLUMNS, TABLES
 from infra.warehouse import insert
 from models.events import PAYLOADS, EnvelopeBase
+from models.privacy import mask_short, raw_evidence
+from models.rules import IngestRules
 
 log = logging.getLogger("bloodtrace.sink")
 
@@ -46,6 +48,8 @@ REJECTED_COLUMNS = (
     "src_partition",
     "src_offset",
     "rejection_id",
+    "raw_size",
+    "raw_sha256",
 )
 EVENTS_COLUMN_NAMES = [name for name, _ in EVENTS_COLUMNS]
 
@@ -90,6 +94,10 @@ class Rejected:
     facility_id: str = ""
     rejected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rejection_id: str = ""
+    # Of the input as it arrived, when ``raw`` is already cut (a dead-letter record's); else
+    # taken from ``raw``.
+    raw_size: int | None = None
+    raw_sha256: str = ""
 
     def identity(self) -> str:
         """The rejection's id, or one derived from its content (the same record read twice
@@ -152,23 +160,32 @@ def build_rows(items: Iterable[Sourced]) -> Tables:
     return out
 
 
-def rejected_rows(items: Iterable[Rejected]) -> Rows:
-    return [
-        (
-            r.rejected_at,
-            r.source,
-            r.reason,
-            r.detail,
-            r.event_id,
-            r.event_type,
-            r.facility_id,
-            r.raw.decode("utf-8", errors="replace"),
-            r.partition,
-            r.offset,
-            r.identity(),
+def rejected_rows(
+    items: Iterable[Rejected], raw_limit: int = IngestRules().dead_letter_raw_bytes
+) -> Rows:
+    """Rows for rejected_events. Whatever a rejection carries (a dead-letter record may come from
+    any producer), the row is bounded and holds no national ID number."""
+    rows: Rows = []
+    for r in items:
+        evidence = raw_evidence(r.raw, raw_limit)
+        rows.append(
+            (
+                r.rejected_at,
+                mask_short(r.source, 50),
+                mask_short(r.reason, 100),
+                mask_short(r.detail),
+                mask_short(r.event_id, 100),
+                mask_short(r.event_type, 100),
+                mask_short(r.facility_id, 100),
+                evidence.text,
+                r.partition,
+                r.offset,
+                r.identity(),
+                evidence.size if r.raw_size is None else r.raw_size,
+                r.raw_sha256 or evidence.sha256,
+            )
         )
-        for r in items
-    ]
+    return rows
 
 
 def identity_token(table: str, keys: Iterable[tuple[Any, ...]]) -> str:
@@ -397,8 +414,10 @@ class WarehouseSink:
         self.write_tables(build_rows(split.new), checked=frozenset({"events"}))
         return split
 
-    def write_rejected(self, items: Sequence[Rejected]) -> int:
-        rows = rejected_rows(items)
+    def write_rejected(
+        self, items: Sequence[Rejected], raw_limit: int = IngestRules().dead_letter_raw_bytes
+    ) -> int:
+        rows = rejected_rows(items, raw_limit)
         return self.write_tables({"rejected_events": (list(REJECTED_COLUMNS), rows)})
 
 

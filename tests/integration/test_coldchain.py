@@ -233,12 +233,19 @@ def test_unit_movements_learnt_after_the_readings(platform: ThreadPlatform) -> N
     late = [produced(s, RBC, "red_cells") for s in (31, 32)]
     late += [stored(31, RBC, "F-LAG", -60), stored(32, RBC, "F-LAG", -60), issued(32, RBC, 0)]
     send(platform, late)
-    wait_until(lambda: excursion() == [("ended_confirmed", 1)], 45, what="the late unit flagged")
-    flags = query(
-        platform,
-        "select din from coldchain_unit_flags final where equipment_id = 'F-LAG' and not withdrawn",
-    )
-    assert flags == [(code(31),)]
+
+    def flags() -> list[tuple[Any, ...]]:
+        return query(
+            platform,
+            "select din from coldchain_unit_flags final "
+            "where equipment_id = 'F-LAG' and not withdrawn",
+        )
+
+    # Wait for the flag row itself: the excursion's count is written just before the flags
+    # (same write, two inserts), so seeing the count does not mean the flag is there yet.
+    wait_until(flags, 45, what="the late unit's flag row")
+    assert excursion() == [("ended_confirmed", 1)]
+    assert flags() == [(code(31),)]
     report = httpx.get(
         f"{platform.url}/v1/coldchain/excursions", params={"equipment": "F-LAG"}, timeout=30
     ).json()

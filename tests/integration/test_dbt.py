@@ -55,6 +55,11 @@ MART_TABLES = [
     "inventory_daily",
     "inventory_days_below_level",
     "wastage_monthly",
+    "wastage_by_facility_monthly",
+    "test_discards_monthly",
+    "hospital_supply_daily",
+    "speech_figures_by_year",
+    "speech_figures",
     "donor_structure_monthly",
     "donor_retention_yearly",
     "donor_penetration_county",
@@ -257,9 +262,9 @@ def test_dbt_build_passes_every_model_data_test_and_unit_test(built: Built) -> N
     for node in result.nodes:
         by_type[node.resource_type] += 1
     assert by_type["model"] >= 50
-    assert by_type["seed"] == 14
+    assert by_type["seed"] == 16
     assert by_type["test"] >= 200
-    assert by_type["unit_test"] == 6
+    assert by_type["unit_test"] == 13
     assert all(n.status in ("success", "pass") for n in result.nodes)
     assert sum(n.seconds for n in result.nodes) > 0
 
@@ -469,7 +474,7 @@ def test_wastage_by_cause_component_and_facility(built: Built) -> None:
     rows = query(
         built.settings,
         f"select waste_month, facility_id, component_type, cause, discarded_units "
-        f"from {MARTS}.wastage_monthly",
+        f"from {MARTS}.wastage_by_facility_monthly",
     )
     assert expected
     got = {tuple(r[:4]): r[4] for r in rows}
@@ -527,6 +532,171 @@ def test_campaign_window_against_the_previous_year(built: Built) -> None:
     )
     now, before = window(date(2025, 6, 14)), window(date(2024, 6, 14))
     assert rows == [(now, before, pytest.approx((now / before - 1) * 100, abs=0.006))]
+
+
+# ---- rates and the speech's figures --------------------------------------------------------
+STORAGE_CAUSES = {"cold_chain_breach", "returned_out_of_control", "hemolysis", "expired"}
+DEMAND_TYPES = {"whole_blood", "red_cells", "washed_red_cells", "platelets"}
+
+
+def _discarded_units(city: City, event: dict[str, Any]) -> float:
+    din = event["payload"]["din"][:13]
+    codes = city.targets(event)
+    if codes:
+        return sum(city.component_units(din, code) for code in codes)
+    return city.collection_units(city.donations[din]["payload"])  # the whole donation
+
+
+def expected_figures(city: City, year: int, baseline: int) -> dict[str, tuple[Any, Any]]:
+    """The speech's figures from the wire events, by the definitions in
+    dbt/models/marts/speech/_speech__models.yml: figure -> (value, then_value)."""
+    collected: dict[int, float] = defaultdict(float)
+    by_group: dict[tuple[int, str], float] = defaultdict(float)
+    latest: dict[str, dict[str, Any]] = {}
+    for e in sorted(city.by_type["donation.collected"], key=when):
+        p, y = e["payload"], local_day(e).year
+        collected[y] += city.collection_units(p)
+        by_group[(y, p["donor_group"])] += city.collection_units(p)
+        if y <= year:
+            latest[p["donor_id"]] = e  # the donor's latest donation up to the year
+    use: dict[int, float] = defaultdict(float)
+    for e in city.by_type["unit.transfused"]:
+        din = e["payload"]["din"][:13]
+        for code in city.targets(e):
+            if city.component_type(din, code) in DEMAND_TYPES:
+                use[local_day(e).year] += city.component_units(din, code)
+    storage = test = 0.0
+    for e in city.by_type["unit.discarded"]:
+        if local_day(e).year == year:
+            if e["payload"]["cause"] in STORAGE_CAUSES:
+                storage += _discarded_units(city, e)
+            elif e["payload"]["cause"] == "test_reactive":
+                test += _discarded_units(city, e)
+    eligible_donors = sum(
+        1
+        for e in latest.values()
+        if 18 <= e["payload"]["donor_age"] + (year - local_day(e).year) <= 55
+    )
+    seed = (Path(__file__).parents[2] / "dbt" / "seeds" / "counties.csv").read_text().splitlines()
+    eligible = sum(int(line.split(",")[3]) for line in seed[1:])
+    ever = eligible_donors / eligible * 100
+
+    def share(y: int, group: str) -> float:
+        return by_group[(y, group)] / collected[y] * 100
+
+    return {
+        "clinical_use_units": (use[year], use[baseline]),
+        "clinical_use_growth_pct": ((use[year] / use[baseline] - 1) * 100, None),
+        "collection_units": (collected[year], collected[baseline]),
+        "collection_growth_pct": ((collected[year] / collected[baseline] - 1) * 100, None),
+        "student_share_pct": (share(year, "student"), share(baseline, "student")),
+        "employee_share_pct": (share(year, "employee"), share(baseline, "employee")),
+        "eligible_ever_donated_pct": (ever, None),
+        "eligible_never_donated_pct": (100 - ever, None),
+        "discarded_storage_units": (storage, None),
+        "discarded_test_units": (test, None),
+        "discarded_storage_and_test_units": (storage + test, None),
+    }
+
+
+def _check_figures(data: dict[str, Any], expected: dict[str, tuple[Any, Any]]) -> None:
+    assert [f["figure"] for f in data["figures"]] == list(expected)
+    for figure in data["figures"]:
+        value, then = expected[figure["figure"]]
+        assert figure["value"] == pytest.approx(value, abs=0.006), figure
+        if then is None:
+            assert figure["then_value"] is None, figure
+        else:
+            assert figure["then_value"] == pytest.approx(then, abs=0.006), figure
+        assert figure["label_zh"] and figure["label_en"] and figure["note"] == ""
+
+
+def test_speech_figures_match_the_events(built: Built) -> None:
+    from infra.figures import figures_report
+
+    expected = expected_figures(built.city, 2025, 2024)
+    assert expected["discarded_storage_units"][0] > 0 and expected["discarded_test_units"][0] > 0
+    client = connect(built.settings)
+    try:
+        data = figures_report(client, built.settings, year=2025, baseline=2024)
+        # The default baseline is four years back (2021): before the data, said so.
+        default = figures_report(client, built.settings, year=2025)
+    finally:
+        client.close()
+    assert (data["year"], data["baseline_year"]) == (2025, 2024)
+    _check_figures(data, expected)
+    assert default["baseline_year"] == 2021
+    growth = {f["figure"]: f for f in default["figures"]}["collection_growth_pct"]
+    assert growth["value"] is None and growth["note"] == "no data for 2021"
+
+
+def test_speech_figures_over_http_and_the_cli(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.routes.figures import figures_settings
+    from cli.main import app
+    from infra.settings import get_settings
+
+    expected = expected_figures(built.city, 2025, 2024)
+    api = create_api()
+    api.dependency_overrides[figures_settings] = lambda: built.settings
+    with TestClient(api) as http:
+        answer = http.get("/v1/figures", params={"year": 2025, "baseline": 2024})
+        assert answer.status_code == 200
+        _check_figures(answer.json(), expected)
+        assert http.get("/v1/figures", params={"year": 2019}).status_code == 404
+        bad = http.get("/v1/figures", params={"year": 2025, "baseline": 2025})
+        assert bad.status_code == 422 and "before the year" in bad.json()["detail"]["message"]
+    # The CLI in this process (chDB has one owner per directory), with no platform running.
+    for name, value in {
+        "BLOODTRACE_DATA_DIR": str(built.settings.data_path / "cli-figures"),
+        "BLOODTRACE_WAREHOUSE_URL": built.settings.warehouse_dsn,
+        "BLOODTRACE_WAREHOUSE_DATABASE": DATABASE,
+        "BLOODTRACE_API_PORT": "9",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        done = runner.invoke(app, ["figures", "--year", "2025", "--baseline", "2024", "--json"])
+        assert done.exit_code == 0, done.output
+        _check_figures(json.loads(done.output), expected)
+        table = runner.invoke(app, ["figures", "--year", "2025", "--baseline", "2024"])
+        assert table.exit_code == 0 and "临床用血量" in table.output and "2024" in table.output
+        missing = runner.invoke(app, ["figures", "--year", "2019"])
+        assert missing.exit_code == 1 and "No donations in 2019" in missing.output
+    finally:
+        get_settings.cache_clear()
+
+
+def test_wastage_rate_is_over_units_produced(built: Built) -> None:
+    """Whole blood: test-reactive units over the whole-blood units collected that month."""
+    city = built.city
+    collected: dict[date, float] = defaultdict(float)
+    for e in city.by_type["donation.collected"]:
+        if e["payload"]["donation_kind"] == "whole_blood":
+            collected[local_day(e).replace(day=1)] += city.collection_units(e["payload"])
+    reactive: dict[date, float] = defaultdict(float)
+    for e in city.by_type["unit.discarded"]:
+        din = e["payload"]["din"][:13]
+        kind = city.donations[din]["payload"]["donation_kind"]
+        whole_donation = not city.targets(e)
+        if e["payload"]["cause"] == "test_reactive" and kind == "whole_blood" and whole_donation:
+            reactive[local_day(e).replace(day=1)] += _discarded_units(city, e)
+    rows = query(
+        built.settings,
+        f"select waste_month, discarded_units, produced_units, wastage_rate_pct "
+        f"from {MARTS}.wastage_monthly where component_type = 'whole_blood' "
+        f"and cause = 'test_reactive'",
+    )
+    assert rows and reactive
+    for month, discarded, produced, rate in rows:
+        assert discarded == pytest.approx(reactive[month], abs=0.006)
+        assert produced == pytest.approx(collected[month], abs=0.006)
+        assert rate == pytest.approx(reactive[month] / collected[month] * 100, abs=0.0001)
+        assert rate < 10  # not the 98.6 % of a denominator made of the discards themselves
 
 
 # ---- docs, CLI and API -------------------------------------------------------------------

@@ -61,3 +61,48 @@ def test_future_tolerance_is_configuration() -> None:
     parse_event(orjson.dumps(event), now=now)  # default tolerance is 10 minutes
     with pytest.raises(EventRejected):
         parse_event(orjson.dumps(event), now=now, rules=IngestRules(max_future_skew_seconds=60))
+
+
+@pytest.mark.parametrize("version", ["1", 1.0, True, "2", 2.0])
+def test_schema_version_is_a_strict_integer(version: Any) -> None:
+    assert reason_of({**donation(1), "schema_version": version}) == "invalid_field"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("volume_ml", "400"), ("volume_ml", 400.0), ("donor_age", "21"), ("first_time", 1)],
+)
+def test_numbers_and_flags_are_strict(field: str, value: Any) -> None:
+    event = donation(1)
+    event["payload"][field] = value
+    assert reason_of(event) == "invalid_field"
+
+
+def test_a_din_is_sent_upper_case() -> None:
+    event = donation(1)
+    event["payload"]["din"] = event["payload"]["din"].lower()
+    assert reason_of(event) == "invalid_field"
+
+
+def test_deep_nesting_duplicate_keys_and_national_ids_have_their_reasons() -> None:
+    assert reason_of(b'{"a":' * 300 + b"1" + b"}" * 300) == "too_deep"
+    assert reason_of(b"[" * 2000 + b"]" * 2000) == "too_deep"
+    dup = orjson.dumps(donation(1)).replace(b'"volume_ml":400', b'"volume_ml":400,"volume_ml":1')
+    assert reason_of(dup) == "duplicate_key"
+    spaced = orjson.dumps(donation(1)).replace(
+        b'"volume_ml":400', b'"volume_ml" :400,"volume_ml":1'
+    )
+    assert reason_of(spaced) == "duplicate_key"
+    event = donation(1)
+    event["facility_id"] = "110101199003077571"
+    with pytest.raises(EventRejected) as info:
+        parse_event(orjson.dumps(event))
+    assert info.value.reason == "national_id" and "facility_id" in info.value.detail
+    assert "110101199003077571" not in str(info.value)
+
+
+def test_valid_events_with_escapes_pass_the_duplicate_check() -> None:
+    event = donation(1)
+    event["payload"]["site_id"] = "S01"
+    raw = orjson.dumps(event).replace(b'"S01"', b'"S\\u0030\\u0031"')
+    assert parse_event(raw).payload.site_id == "S01"  # type: ignore[attr-defined]

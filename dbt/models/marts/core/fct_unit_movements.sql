@@ -88,8 +88,10 @@ sequenced as (
         lagInFrame(location_id) over up_to_here as previous_location_id
     from movements
     window up_to_here as (
+        -- movement_id last: two movements of a unit at the same moment and rank must come in
+        -- the same order in every run, or their "previous" columns (and row hashes) flip
         partition by unit_key
-        order by moved_at, movement_rank
+        order by moved_at, movement_rank, movement_id
         rows between unbounded preceding and current row
     )
 

@@ -1,76 +1,80 @@
--- Wastage (报废) per month x cause x component type x facility: units, components and volume
--- discarded, and the wastage rate = units discarded / units the facility handled that month
--- (produced or received there, plus whole donations it discarded before processing).
-{{ config(engine='MergeTree()', order_by='(waste_month, facility_id, component_type, cause)') }}
+-- Wastage rate (报废率) per month x component type x cause, city-wide:
+--   wastage_rate_pct = units of the type discarded for the cause in the month
+--                      / units of the type PRODUCED in the month x 100
+-- (units produced: see int_wastage_monthly). Cause 'all' is every cause together, with one
+-- row for each type produced or discarded that month, so a type with no discards shows 0 %.
+-- The rate is null when nothing of the type was produced that month (units made earlier can
+-- still expire), with the reason in rate_note.
+{{ config(engine='MergeTree()', order_by='(waste_month, component_type, cause)') }}
 
 with
 
-movements as (
+parts as (
 
-    select * from {{ ref('int_movements_daily') }}
-    where movement in ('discarded', 'produced', 'received')
-
-),
-
-facilities as (
-
-    select * from {{ ref('dim_facilities') }}
+    select * from {{ ref('int_wastage_monthly') }}
 
 ),
 
-discarded as (
+produced as (
 
-    select
-        toStartOfMonth(moved_on) as waste_month,
-        facility_id,
-        component_type,
-        cause,
-        sum(movements) as discarded_components,
-        sum(units) as discarded_units,
-        sum(volume_ml) as discarded_volume_ml
-    from movements
-    where movement = 'discarded'
-    group by waste_month, facility_id, component_type, cause
+    select waste_month, component_type, sum(produced_units) as produced_units
+    from parts
+    group by waste_month, component_type
 
 ),
 
-handled as (
+by_cause as (
 
-    select
-        toStartOfMonth(moved_on) as waste_month,
-        location_id as facility_id,
-        component_type,
-        sum(units) as handled_units
-    from movements
-    where movement in ('produced', 'received') or (movement = 'discarded' and whole_donation)
-    group by waste_month, facility_id, component_type
+    select waste_month, component_type, cause,
+        sum(discarded_components) as discarded_components,
+        sum(discarded_units) as discarded_units,
+        sum(discarded_volume_ml) as discarded_volume_ml
+    from parts
+    where cause != ''
+    group by waste_month, component_type, cause
+
+),
+
+all_causes as (
+
+    -- every type produced or discarded in the month, discards or not
+    select waste_month, component_type, 'all' as cause,
+        sum(discarded_components) as discarded_components,
+        sum(discarded_units) as discarded_units,
+        sum(discarded_volume_ml) as discarded_volume_ml
+    from parts
+    group by waste_month, component_type
+
+),
+
+combined as (
+
+    select * from by_cause
+    union all
+    select * from all_causes
 
 ),
 
 final as (
 
     select
-        discarded.waste_month as waste_month,
-        discarded.facility_id as facility_id,
-        facilities.facility_kind as facility_kind,
-        facilities.county_code as county_code,
-        discarded.component_type as component_type,
-        discarded.cause as cause,
-        discarded.discarded_components as discarded_components,
-        {{ to_units_out('discarded.discarded_units') }} as discarded_units,
-        discarded.discarded_volume_ml as discarded_volume_ml,
-        {{ to_units_out('handled.handled_units') }} as handled_units,
+        combined.waste_month as waste_month,
+        combined.component_type as component_type,
+        combined.cause as cause,
+        combined.discarded_components as discarded_components,
+        {{ to_units_out('combined.discarded_units') }} as discarded_units,
+        combined.discarded_volume_ml as discarded_volume_ml,
+        {{ to_units_out('ifNull(produced.produced_units, 0)') }} as produced_units,
         if(
-            handled.handled_units > 0,
-            round(toFloat64(discarded.discarded_units) / toFloat64(handled.handled_units), 4),
+            produced_units > 0,
+            round(toFloat64(combined.discarded_units) / produced_units * 100, 4),
             null
-        ) as wastage_rate
-    from discarded
-    left join handled
-        on discarded.waste_month = handled.waste_month
-        and discarded.facility_id = handled.facility_id
-        and discarded.component_type = handled.component_type
-    left join facilities on discarded.facility_id = facilities.facility_id
+        ) as wastage_rate_pct,
+        if(produced_units > 0, '', 'nothing of this type produced this month') as rate_note
+    from combined
+    left join produced
+        on combined.waste_month = produced.waste_month
+        and combined.component_type = produced.component_type
 
 )
 
