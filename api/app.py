@@ -70,7 +70,11 @@ def create_api(lifespan: Callable[..., Any] | None = None) -> FastAPI:
 
     @api.exception_handler(BloodtraceError)
     async def _bloodtrace_error(_: Request, exc: BloodtraceError) -> JSONResponse:
-        return JSONResponse(status_code=exc.http_status, content={"detail": exc.to_dict()})
+        # A transient fault (warehouse or broker down) says when to come back.
+        headers = {"Retry-After": "5"} if exc.transient else None
+        return JSONResponse(
+            status_code=exc.http_status, content={"detail": exc.to_dict()}, headers=headers
+        )
 
     @api.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

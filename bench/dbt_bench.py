@@ -41,11 +41,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from clickhouse_connect.driver.client import Client
-
 from infra.dbt_runner import PROJECT_DIR, SCHEDULED_BUILD, DbtResult, run_dbt
 from infra.settings import Settings
-from infra.warehouse import connect, migrate
+from infra.warehouse import WarehouseClient, connect, migrate
 from simulation import PRESETS
 from simulation.reference import Region, build_regions, load_city, write_reference
 
@@ -85,7 +83,7 @@ def _province(project: Path, quick: bool) -> list[Region]:
 
 
 # ---- the plan: one row per donation and per unit, every event time decided up front --------
-def _plan(client: Client, regions: list[Region], donations: int, days: int) -> None:
+def _plan(client: WarehouseClient, regions: list[Region], donations: int, days: int) -> None:
     stations = len(regions)
     sites = [[s.site_id for s in r.sites] for r in regions]
     site_kinds = [[s.kind for s in r.sites] for r in regions]
@@ -205,7 +203,9 @@ def _window(column: str, lo: str, hi: str) -> str:
     )
 
 
-def _load(client: Client, regions: list[Region], lo: datetime, hi: datetime) -> dict[str, int]:
+def _load(
+    client: WarehouseClient, regions: list[Region], lo: datetime, hi: datetime
+) -> dict[str, int]:
     """Insert every planned event that occurs in [lo, hi); returns events per event type."""
     a, b = f"{lo:%Y-%m-%d %H:%M:%S}", f"{hi:%Y-%m-%d %H:%M:%S}"
     envelope = "event_id, occurred_at, recorded_at, facility_id"
@@ -371,11 +371,13 @@ def _load(client: Client, regions: list[Region], lo: datetime, hi: datetime) -> 
     return loaded
 
 
-def _rows(client: Client, table: str) -> int:
+def _rows(client: WarehouseClient, table: str) -> int:
     return int(client.query(f"select count() from {table}").result_rows[0][0])
 
 
-def _temperatures(client: Client, regions: list[Region], lo: datetime, hi: datetime) -> int:
+def _temperatures(
+    client: WarehouseClient, regions: list[Region], lo: datetime, hi: datetime
+) -> int:
     equipment = _equipment(regions)
     readings = int((hi - lo).total_seconds()) // TEMPERATURE_INTERVAL_SECONDS
     devices = len(equipment)
@@ -429,7 +431,7 @@ def _load_average() -> list[float]:
         return []
 
 
-def _stamp_ingestion(client: Client) -> None:
+def _stamp_ingestion(client: WarehouseClient) -> None:
     """Rows written without ingested_at get recorded_at + 30 s (this warehouse only)."""
     tables = client.query(
         "select table from system.columns where database = currentDatabase() "

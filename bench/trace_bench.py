@@ -44,10 +44,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
 from infra.settings import Settings
-from infra.warehouse import connect, migrate
+from infra.warehouse import WarehouseClient, connect, migrate
 from models.lifecycle import Policy, fact_from_wire, fold
 from streams.lookback import lookback_scope
 from streams.trace import (
@@ -258,7 +256,9 @@ from (
 """
 
 
-def load(client: Client, units: int, *, progress: Callable[[str], None] = print) -> dict[str, Any]:
+def load(
+    client: WarehouseClient, units: int, *, progress: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Fill events, the lineage tables and temperature readings with ``units`` donations."""
     started = time.perf_counter()
     for start in range(0, units, CHUNK):
@@ -314,7 +314,7 @@ def _stats(samples: list[float]) -> dict[str, Any]:
     return {"n": len(ordered), "p50_ms": pick(0.50), "p99_ms": pick(0.99), "max_ms": pick(1.0)}
 
 
-def events_reader(client: Client, dins: Sequence[str], *, recalls: bool = False) -> Any:
+def events_reader(client: WarehouseClient, dins: Sequence[str], *, recalls: bool = False) -> Any:
     """The spine's way: a unit's events from ``events`` (raw JSON, 8192-row granules)."""
     rows = client.query(
         "select din, payload from events where din in {dins:Array(String)}",
@@ -332,7 +332,7 @@ class _Scans:
     """The straightforward way: read ``events``, no lineage table, no primary key (so every
     lookup scans the tables it reads)."""
 
-    def __init__(self, client: Client, settings: Settings) -> None:
+    def __init__(self, client: WarehouseClient, settings: Settings) -> None:
         self.client = client
         self.policy = Policy.from_settings(settings)
 
@@ -359,7 +359,9 @@ class _Scans:
         return [fold(unit, self.policy) for unit in facts.values()]
 
 
-def measure(client: Client, settings: Settings, units: int, samples: int) -> dict[str, Any]:
+def measure(
+    client: WarehouseClient, settings: Settings, units: int, samples: int
+) -> dict[str, Any]:
     """p50/p99 of each lookup on indexed reads, and on scans over the same data."""
     rng = random.Random(20260614)
     policy = Policy.from_settings(settings)
@@ -430,7 +432,7 @@ def measure(client: Client, settings: Settings, units: int, samples: int) -> dic
     return results
 
 
-def settle(client: Client, limit: float = 900.0) -> float:
+def settle(client: WarehouseClient, limit: float = 900.0) -> float:
     """Wait until the warehouse merges nothing of ours for 5 s running (or ``limit`` s): time
     a warehouse at rest, not one still digesting its load."""
     started = time.perf_counter()

@@ -11,17 +11,27 @@ from typing import Any
 
 import httpx
 
-from infra.errors import BloodtraceError, NotFound, PlatformNotRunning
+from infra import errors
+from infra.errors import BloodtraceError, PlatformNotRunning
 from infra.settings import Settings
 
-_ERRORS: dict[str, type[BloodtraceError]] = {"NotFound": NotFound}
+
+def _error_class(name: object) -> type[BloodtraceError]:
+    """The error class the API named (so the CLI exits with its code), else the base."""
+    found = getattr(errors, str(name), None)
+    if isinstance(found, type) and issubclass(found, BloodtraceError):
+        return found
+    return BloodtraceError
 
 
 def platform_is_up(settings: Settings, timeout: float = 0.5) -> bool:
+    """Whether a platform answers at the API address, healthy or degraded: one whose warehouse
+    is down (/health 503) still runs, and still owns an embedded warehouse."""
     try:
-        return httpx.get(f"{settings.api_base_url}/health", timeout=timeout).status_code < 500
+        status = httpx.get(f"{settings.api_base_url}/health", timeout=timeout).status_code
     except httpx.HTTPError:
         return False
+    return status < 500 or status == 503
 
 
 def api_call(
@@ -41,11 +51,16 @@ def api_call(
             f"The platform API at {settings.api_base_url} does not answer ({exc}).",
             hint="Start it with `bloodtrace serve` (or set BLOODTRACE_API_URL).",
         ) from exc
-    body = response.json() if response.content else None
+    try:
+        body = response.json() if response.content else None
+    except ValueError:  # not JSON (a proxy's error page, a crash): report it, no traceback
+        body = response.text[:300]
     if response.status_code >= 400:
         detail = body.get("detail", body) if isinstance(body, dict) else body
         if isinstance(detail, dict) and "message" in detail:
-            cls = _ERRORS.get(str(detail.get("error")), BloodtraceError)
+            cls = _error_class(detail.get("error"))
+            if cls is errors.EventRejected:
+                cls = BloodtraceError  # its constructor takes a reason code, not a message
             raise cls(str(detail["message"]), hint=detail.get("hint"))
         raise BloodtraceError(f"The platform answered {response.status_code}: {detail}")
     return body

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import typer
-from clickhouse_connect.driver.client import Client
 from rich.table import Table
 
 from cli._output import console, fail, print_json
 from cli._platform import api_call, platform_is_up
 from infra.errors import BloodtraceError, ConfigError
 from infra.settings import Settings, get_settings
+from infra.warehouse import WarehouseClient
 from models.events import ComponentType
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,7 +50,7 @@ def fetch(
     method: str,
     path: str,
     params: dict[str, Any],
-    service: Callable[[Client], Any],
+    service: Callable[[WarehouseClient], Any],
 ) -> Any:
     """Ask the platform's API if it runs, else answer from the warehouse here."""
     params = {k: v for k, v in params.items() if v is not None}

@@ -138,7 +138,7 @@ def register(app: typer.Typer) -> None:
         reject_out = rejects.open("wb") if rejects else None
         try:
             with (
-                Producer(settings, source="file") as producer,
+                Producer(settings.sdk_settings("file")) as producer,
                 _progress(bytes_per_second=True) as bar,
             ):
                 producer.ensure_connected()
@@ -231,7 +231,7 @@ def simulate_and_emit(
                         done = (date.fromisoformat(day) - first_day).days
                         bar.update(task, completed=max(0, done))
         else:
-            with Producer(settings, source="simulator") as producer:
+            with Producer(settings.sdk_settings("simulator")) as producer:
                 producer.ensure_connected()
                 for event in events:
                     outcome = producer.send(event, emitted)

@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import typer
-from clickhouse_connect.driver.client import Client
 from rich.table import Table
 
 from cli._output import console, fail, print_json
 from cli._platform import api_call, platform_is_up
 from infra.errors import BloodtraceError
 from infra.settings import Settings, get_settings
+from infra.warehouse import WarehouseClient
 from streams.trace import (
     Requester,
     audited,
@@ -71,7 +71,7 @@ def fetch(
     path: str,
     action: str,
     subject: str,
-    service: Callable[[Client], Any],
+    service: Callable[[WarehouseClient], Any],
 ) -> Any:
     """Ask the platform's API if it runs, else answer from the warehouse here; both audited."""
     who = cli_requester()

@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from clickhouse_connect.driver.client import Client
 
 from expectations.screening import gaps_text, screening_gaps
 from expectations.window import Window, sql_time
 from infra.settings import Settings
+from infra.warehouse import WarehouseClient
 from models.isbt128 import mod37_2
 
 DIN_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -28,14 +28,14 @@ DIN_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 @dataclass(frozen=True)
 class FrameContext:
-    client: Client
+    client: WarehouseClient
     settings: Settings
     window: Window
     as_of: datetime  # the data clock: freshness and expiry are judged at this moment
     disposition_after: datetime | None  # expiry deadlines after this were not judged before
 
 
-def query_frame(client: Client, sql: str) -> pd.DataFrame:
+def query_frame(client: WarehouseClient, sql: str) -> pd.DataFrame:
     """A query's rows as a frame with a clean RangeIndex, and its columns even when empty."""
     frame = client.query_df(sql)
     if frame.empty and len(frame.columns) == 0:
@@ -44,7 +44,7 @@ def query_frame(client: Client, sql: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def attach_event_ids(client: Client, table: str, rows: list[dict[str, Any]]) -> None:
+def attach_event_ids(client: WarehouseClient, table: str, rows: list[dict[str, Any]]) -> None:
     """Give failing rows of a table frame their event id (and facility), looked up by
     (_p, _o)."""
     keys = sorted({(int(r["_p"]), int(r["_o"])) for r in rows if "_p" in r and "event_id" not in r})

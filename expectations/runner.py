@@ -22,7 +22,6 @@ from typing import Any
 
 import orjson
 import pandas as pd
-from clickhouse_connect.driver.client import Client
 
 from expectations import store
 from expectations.checks import SEVERITIES, Suite
@@ -32,7 +31,7 @@ from expectations.gx_engine import CheckOutcome, GxValidator
 from expectations.suites import all_suites
 from expectations.window import Window, as_utc
 from infra.settings import Settings, get_settings
-from infra.warehouse import migrate, thread_client, translated
+from infra.warehouse import WarehouseClient, migrate, thread_client, translated
 
 Progress = Callable[[str, int, int], None]  # (what is being done, steps done, steps in all)
 _RUN_LOCK = threading.Lock()  # one run at a time per process: runs share the high-water mark
@@ -111,19 +110,19 @@ class QualityRun:
 
 
 def _resolve(
-    settings_or_client: Settings | Client, settings: Settings | None
-) -> tuple[Settings, Client]:
+    settings_or_client: Settings | WarehouseClient, settings: Settings | None
+) -> tuple[Settings, WarehouseClient]:
     if isinstance(settings_or_client, Settings):
         return settings_or_client, thread_client(settings_or_client)
     return settings or get_settings(), settings_or_client
 
 
-def _scalar(client: Client, sql: str) -> Any:
+def _scalar(client: WarehouseClient, sql: str) -> Any:
     return client.query(sql).result_rows[0][0]
 
 
 def _window(
-    client: Client, since: datetime | None, everything: bool
+    client: WarehouseClient, since: datetime | None, everything: bool
 ) -> tuple[Window, datetime | None]:
     """The run's window and the moment before which dispositions were already judged."""
     end = as_utc(_scalar(client, "select now64(3, 'UTC')"))
@@ -138,7 +137,7 @@ def _window(
 
 
 def run_quality(
-    settings_or_client: Settings | Client,
+    settings_or_client: Settings | WarehouseClient,
     since: datetime | None = None,
     all: bool = False,
     *,
@@ -156,7 +155,7 @@ def run_quality(
 
 def _run(
     settings: Settings,
-    client: Client,
+    client: WarehouseClient,
     since: datetime | None,
     everything: bool,
     as_of: datetime | None,
@@ -277,7 +276,7 @@ def _wastage_summary(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _record_run(client: Client, run: QualityRun) -> None:
+def _record_run(client: WarehouseClient, run: QualityRun) -> None:
     counts = run.counts
     summary = {
         "failed_checks": {c.name: c.unexpected_count for c in run.failed_checks},
@@ -311,7 +310,7 @@ def _record_run(client: Client, run: QualityRun) -> None:
 
 
 def quality_summary(
-    settings_or_client: Settings | Client, *, settings: Settings | None = None
+    settings_or_client: Settings | WarehouseClient, *, settings: Settings | None = None
 ) -> dict[str, Any]:
     """For the demo and the dashboard: the latest run, its findings by severity, and wastage
     by cause over every discard checked so far."""

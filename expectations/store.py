@@ -8,13 +8,12 @@ from typing import Any
 
 import orjson
 import pandas as pd
-from clickhouse_connect.driver.client import Client
 
 from expectations.checks import SEVERITIES
 from expectations.findings import Finding
 from expectations.gx_engine import CheckOutcome
 from expectations.window import as_utc
-from infra.warehouse import insert
+from infra.warehouse import WarehouseClient, insert
 
 FINDING_COLUMNS = (
     "run_id",
@@ -88,7 +87,7 @@ class HighWaterMark:
     as_of: datetime  # the data clock it judged dispositions by
 
 
-def high_water_mark(client: Client) -> HighWaterMark | None:
+def high_water_mark(client: WarehouseClient) -> HighWaterMark | None:
     rows = client.query(
         "select window_end, as_of from quality_runs where mode in ('incremental', 'all') "
         "order by window_end desc limit 1"
@@ -99,7 +98,7 @@ def high_water_mark(client: Client) -> HighWaterMark | None:
 
 
 def write_findings(
-    client: Client, run_id: str, found_at: datetime, findings: list[Finding]
+    client: WarehouseClient, run_id: str, found_at: datetime, findings: list[Finding]
 ) -> None:
     rows = [
         (
@@ -126,7 +125,11 @@ def write_findings(
 
 
 def write_check_results(
-    client: Client, run_id: str, at: datetime, outcomes: list[CheckOutcome], stored: dict[str, int]
+    client: WarehouseClient,
+    run_id: str,
+    at: datetime,
+    outcomes: list[CheckOutcome],
+    stored: dict[str, int],
 ) -> None:
     rows = [
         (
@@ -146,7 +149,9 @@ def write_check_results(
     insert(client, "quality_check_results", rows, CHECK_COLUMNS)
 
 
-def write_discard_causes(client: Client, run_id: str, at: datetime, frame: pd.DataFrame) -> None:
+def write_discard_causes(
+    client: WarehouseClient, run_id: str, at: datetime, frame: pd.DataFrame
+) -> None:
     if frame.empty:
         return
     rows = [
@@ -175,14 +180,14 @@ def _text(value: Any) -> str:
     return "" if value is None or pd.isna(value) else str(value)
 
 
-def write_run(client: Client, row: dict[str, Any]) -> None:
+def write_run(client: WarehouseClient, row: dict[str, Any]) -> None:
     values = [row[c] for c in RUN_COLUMNS]
     insert(client, "quality_runs", [values], RUN_COLUMNS)
 
 
 # ---- reading -----------------------------------------------------------------------------
 def _records(
-    client: Client, sql: str, parameters: dict[str, Any] | None = None
+    client: WarehouseClient, sql: str, parameters: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     result = client.query(sql, parameters=parameters or {})
     return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
@@ -197,7 +202,7 @@ def _json_row(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def list_runs(client: Client, limit: int = 20) -> list[dict[str, Any]]:
+def list_runs(client: WarehouseClient, limit: int = 20) -> list[dict[str, Any]]:
     rows = _records(
         client,
         "select * from quality_runs order by started_at desc limit {limit:UInt32}",
@@ -209,7 +214,7 @@ def list_runs(client: Client, limit: int = 20) -> list[dict[str, Any]]:
 
 
 def list_findings(
-    client: Client,
+    client: WarehouseClient,
     *,
     run_id: str | None = None,
     severity: str | None = None,
@@ -248,7 +253,7 @@ def list_findings(
     return [_json_row(r) for r in rows]
 
 
-def findings_by_severity(client: Client, run_id: str) -> dict[str, int]:
+def findings_by_severity(client: WarehouseClient, run_id: str) -> dict[str, int]:
     rows = client.query(
         "select severity, count() from quality_findings where run_id = {run_id:String} "
         "group by severity",
@@ -259,7 +264,7 @@ def findings_by_severity(client: Client, run_id: str) -> dict[str, int]:
     return counts
 
 
-def wastage_by_cause(client: Client) -> list[dict[str, Any]]:
+def wastage_by_cause(client: WarehouseClient) -> list[dict[str, Any]]:
     """Discarded units and volume by the cause the evidence supports (the recorded cause where
     there is no evidence), over every discard a run has checked."""
     rows = client.query(

@@ -6,11 +6,14 @@ Every error the platform raises on purpose is a :class:`BloodtraceError`. Lower-
 
     BloodtraceError                      message, hint, fields, transient
     ├── ConfigError                      a setting is missing or wrong (terminal)
+    │   └── InvalidSettings              a value that cannot be right (also a ValueError)
     ├── BrokerError
     │   ├── BrokerUnavailable            no broker answers at the address (transient)
     │   └── DeliveryFailed               the broker did not confirm an event (transient)
     ├── WarehouseError
     │   ├── WarehouseUnavailable         the warehouse did not answer (transient)
+    │   ├── WarehouseBusy                overloaded: too many parts, memory, timeouts (transient)
+    │   ├── WarehouseQueryFailed         a statement was refused: syntax, unknown table, types
     │   ├── WarehouseLocked              another process owns the chDB path (terminal)
     │   └── MigrationFailed              a schema migration failed (terminal)
     ├── EventRejected                    an event breaks its contract (terminal, has a reason code)
@@ -77,6 +80,11 @@ class ConfigError(BloodtraceError):
     exit_code = 2
 
 
+class InvalidSettings(ConfigError, ValueError):
+    """Settings refused when they load, naming each variable and what it allows. Also a
+    ValueError, as pydantic's own validation errors are, for code that catches those."""
+
+
 class BrokerError(BloodtraceError):
     http_status = 503
 
@@ -98,6 +106,20 @@ class WarehouseError(BloodtraceError):
 class WarehouseUnavailable(WarehouseError):
     transient = True
     exit_code = 3
+
+
+class WarehouseBusy(WarehouseError):
+    """The warehouse answered but cannot take the work now (too many parts, memory, timeouts)."""
+
+    transient = True
+    exit_code = 3
+
+
+class WarehouseQueryFailed(WarehouseError):
+    """The warehouse refused a statement (syntax, unknown table, wrong types): a retry cannot
+    help, so it is a fault of the caller or of the schema."""
+
+    http_status = 500
 
 
 class WarehouseLocked(WarehouseError):

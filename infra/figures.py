@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
 from infra.errors import ConfigError, NotFound
 from infra.settings import Settings
+from infra.warehouse import WarehouseClient
 
 MART = "speech_figures_by_year"
 COLUMNS = (
@@ -31,13 +30,17 @@ def marts_database(settings: Settings) -> str:
     return f"{settings.warehouse_database}_marts"
 
 
-def _years(client: Client, table: str) -> list[int]:
+def _years(client: WarehouseClient, table: str) -> list[int]:
     rows = client.query(f"select distinct figure_year from {table} order by 1").result_rows
     return [int(r[0]) for r in rows]
 
 
 def figures_report(
-    client: Client, settings: Settings, *, year: int | None = None, baseline: int | None = None
+    client: WarehouseClient,
+    settings: Settings,
+    *,
+    year: int | None = None,
+    baseline: int | None = None,
 ) -> dict[str, Any]:
     """The figures of ``year`` (default: the latest with data) against ``baseline`` (default:
     ``year`` less ``settings.dbt.baseline_years_back``), with Chinese and English labels."""

@@ -7,15 +7,24 @@ working directory is read too. Secrets are ``SecretStr`` and never printed.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import (
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from infra.errors import ConfigError
+from infra.errors import ConfigError, InvalidSettings
 from models.rules import (
     ColdChainRules,
     DbtRules,
@@ -29,7 +38,80 @@ from models.rules import (
     StorageRules,
 )
 
+if TYPE_CHECKING:
+    from sdk.settings import SdkSettings
+
 ENV_PREFIX = "BLOODTRACE_"
+WAREHOUSE_SCHEMES = ("chdb://", "http://", "https://")
+Port = Annotated[int, Field(ge=1, le=65535)]
+# Settings whose value must never be repeated in an error message.
+SECRET_FIELDS = {"warehouse_url", "pseudonym_key"}
+_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def parse_broker_list(value: str) -> list[str]:
+    """``host:port`` entries of a Kafka bootstrap list (``kafka://`` prefixes allowed)."""
+    entries = [part.strip().removeprefix("kafka://") for part in value.split(",")]
+    for entry in entries:
+        match = _HOST_PORT.match(entry)
+        if not match or not 1 <= int(match.group(1)) <= 65535:
+            raise ValueError(
+                f"{entry!r} is not host:port; expected a comma-separated host:port list, "
+                "e.g. kafka1:9092,kafka2:9092 (an optional kafka:// prefix is allowed)"
+            )
+    return entries
+
+
+def read_key_file(path: Path, what: str) -> bytes:
+    """A pseudonym key from a file (stripped); ConfigError naming the file if unreadable or
+    empty."""
+    try:
+        key = path.expanduser().read_text().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the pseudonym key file {path} ({what}): {exc.strerror or exc}.",
+            hint="Point it at the file holding the platform's key.",
+            tried=[str(path)],
+        ) from exc
+    if not key:
+        raise ConfigError(
+            f"The pseudonym key file {path} ({what}) is empty.",
+            hint="Put the platform's key in it.",
+            tried=[str(path)],
+        )
+    return key.encode()
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable that sets the value at a pydantic error location."""
+    return ENV_PREFIX + "__".join(str(part) for part in loc if not isinstance(part, int)).upper()
+
+
+def config_error(exc: ValidationError) -> InvalidSettings:
+    """One ConfigError naming every refused variable, its value (unless secret) and what is
+    allowed, e.g. ``BLOODTRACE_SINK_BATCH_SIZE=-5: must be greater than 0``."""
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        name = env_name(loc)
+        allowed = str(error["msg"]).removeprefix("Value error, ")
+        allowed = allowed.replace("Input should be", "must be")
+        secret = bool(loc) and loc[0] in SECRET_FIELDS
+        nested = error["type"] in ("value_error", "assertion_error") and isinstance(
+            error.get("input"), dict
+        )
+        if secret or nested or "input" not in error:
+            problems.append(f"{name}: {allowed}")
+        else:
+            problems.append(f"{name}={error['input']}: {allowed}")
+    return InvalidSettings(
+        "Invalid configuration:\n  " + "\n  ".join(problems),
+        hint=f"Fix the {ENV_PREFIX}* environment variable(s) or .env; README "
+        "(Configuration) lists every setting and its default.",
+        variables=[env_name(tuple(e["loc"])) for e in exc.errors()],
+    )
 
 
 class Settings(BaseSettings):
@@ -46,7 +128,7 @@ class Settings(BaseSettings):
     # Broker: empty means "start the embedded Tansu broker on embedded_broker_port".
     # Otherwise a Kafka bootstrap list, e.g. "kafka1:9092,kafka2:9092".
     broker_url: str | None = None
-    embedded_broker_port: int = 19092
+    embedded_broker_port: Port = 19092
     # Where the embedded broker keeps its topics: "s3" (a local S3 server under
     # <data_dir>/broker: an acknowledged event survives any crash or restart) or "memory"
     # (faster to start, every topic lost when the broker stops). See README "Embedded broker".
@@ -65,25 +147,26 @@ class Settings(BaseSettings):
 
     # HTTP API co-hosted in the worker.
     api_host: str = "127.0.0.1"
-    api_port: int = 8787
+    api_port: Port = 8787
     api_url: str | None = None  # how clients reach it; default http://api_host:api_port
 
-    # HMAC key for donor and recipient pseudonyms.
+    # HMAC key for donor and recipient pseudonyms (or a file holding it).
     pseudonym_key: SecretStr | None = None
+    pseudonym_key_file: Path | None = None
 
     # Streams.
     app_id: str = "bloodtrace"
     topic_prefix: str = "bloodtrace"
-    topic_partitions: int = 4
+    topic_partitions: PositiveInt = 4
     # A Kafka cluster: 3 and 2 (infra/deploy/). Tansu (one broker) takes 1 and 1.
-    topic_replication_factor: int = 1
-    topic_min_insync_replicas: int = 1
-    sink_batch_size: int = 5000
-    sink_batch_seconds: float = 0.2
+    topic_replication_factor: PositiveInt = 1
+    topic_min_insync_replicas: PositiveInt = 1
+    sink_batch_size: PositiveInt = 5000
+    sink_batch_seconds: PositiveFloat = 0.2
     # Tansu makes a group join wait half the rebalance timeout: keep these short.
-    broker_rebalance_timeout: float = 6.0
-    broker_session_timeout: float = 6.0
-    broker_heartbeat_interval: float = 1.0
+    broker_rebalance_timeout: PositiveFloat = 6.0
+    broker_session_timeout: PositiveFloat = 6.0
+    broker_heartbeat_interval: PositiveFloat = 1.0
 
     ingest: IngestRules = Field(default_factory=IngestRules)
     storage: StorageRules = Field(default_factory=StorageRules)
@@ -95,6 +178,57 @@ class Settings(BaseSettings):
     lifecycle: LifecycleRules = Field(default_factory=LifecycleRules)
     quality: QualityRules = Field(default_factory=QualityRules)
     dbt: DbtRules = Field(default_factory=DbtRules)
+
+    def __init__(self, **values: Any) -> None:
+        # Settings built in code are checked like the environment: a ConfigError naming the
+        # variable, never a raw pydantic error.
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise config_error(exc) from exc
+
+    # ---- validation -----------------------------------------------------------------------
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_list(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_broker_list(value)
+        return value
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _warehouse_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value is not None else ""
+        if url and not url.startswith(WAREHOUSE_SCHEMES):
+            scheme = url.split("://", 1)[0] + "://" if "://" in url else "no scheme"
+            raise ValueError(
+                f"unsupported warehouse URL ({scheme}); allowed: chdb:///abs/path, "
+                "http://user:password@host:8123 or https://user:password@host:8443"
+            )
+        if url.startswith("chdb://") and not url.removeprefix("chdb://").startswith("/"):
+            raise ValueError("a chdb:// URL takes an absolute path: chdb:///abs/path")
+        return value
+
+    @field_validator("warehouse_database")
+    @classmethod
+    def _database_name(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError("must be a plain name: letters, digits and _ (not first a digit)")
+        return value
+
+    @field_validator("topic_prefix", "app_id")
+    @classmethod
+    def _topic_name(cls, value: str) -> str:
+        if not _TOPIC_NAME.match(value):
+            raise ValueError("must be a Kafka topic name: letters, digits, '.', '_' and '-'")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
     @model_validator(mode="after")
     def _cluster_needs_a_server(self) -> Settings:
@@ -117,9 +251,7 @@ class Settings(BaseSettings):
     @property
     def bootstrap_servers(self) -> str:
         if self.broker_url:
-            return ",".join(
-                part.strip().removeprefix("kafka://") for part in self.broker_url.split(",")
-            )
+            return ",".join(parse_broker_list(self.broker_url))
         return f"127.0.0.1:{self.embedded_broker_port}"
 
     @property
@@ -148,6 +280,8 @@ class Settings(BaseSettings):
         """
         if self.pseudonym_key is not None and self.pseudonym_key.get_secret_value():
             return self.pseudonym_key.get_secret_value().encode()
+        if self.pseudonym_key_file is not None:
+            return read_key_file(self.pseudonym_key_file, f"{ENV_PREFIX}PSEUDONYM_KEY_FILE")
         key_file = self.data_path / "secrets" / "pseudonym.key"
         if key_file.exists():
             return key_file.read_text().strip().encode()
@@ -164,6 +298,20 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as handle:
             handle.write(key)
         return key.encode()
+
+    def sdk_settings(self, source: str = "sdk") -> SdkSettings:
+        """The settings of a producer this platform runs (HTTP ingest, emit, simulate, demo):
+        its broker, topics, edge checks and key (made here, in embedded mode, if none yet)."""
+        from sdk.settings import SdkSettings
+
+        return SdkSettings(
+            broker_url=self.bootstrap_servers,
+            pseudonym_key=SecretStr(self.pseudonym_secret().decode()),
+            data_dir=self.data_dir,
+            source=source,
+            topic_prefix=self.topic_prefix,
+            ingest=self.ingest,
+        )
 
     def describe(self) -> dict[str, object]:
         """What a person may see of the configuration: secrets masked."""
@@ -186,10 +334,13 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The settings from the environment and .env, validated (ConfigError when wrong)."""
     try:
         return Settings()
-    except Exception as exc:  # pydantic.ValidationError: name the env vars involved
+    except ConfigError:
+        raise
+    except Exception as exc:  # e.g. a list or dict setting that is not valid JSON
         raise ConfigError(
-            f"Invalid configuration: {exc}",
+            f"Invalid configuration: {str(exc).splitlines()[0][:300]}",
             hint=f"Check the {ENV_PREFIX}* environment variables and .env.",
         ) from exc

@@ -1,7 +1,7 @@
 """The emitter SDK: validate at the edge, pseudonymise identities, send with delivery reports.
 
     from sdk import Producer
-    with Producer.from_settings() as producer:
+    with Producer.from_settings() as producer:     # SdkSettings from BLOODTRACE_* env / .env
         outcome = producer.send({"type": "donation.collected", "facility_id": "BS01",
                                  "occurred_at": "...", "payload": {...,
                                  "donor_national_id": "110101199001011234"}})
@@ -23,18 +23,21 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as KafkaProducer
 
 from infra.errors import BrokerUnavailable, DeliveryFailed, EventRejected
-from infra.settings import Settings, get_settings
 from models.events import CURRENT_SCHEMA_VERSION, partition_key
 from models.privacy import mask_short, raw_evidence
 from models.pseudonym import pseudonymise
 from models.validation import parse_event
+from sdk.settings import SdkSettings
+
+if TYPE_CHECKING:
+    from infra.settings import Settings
 
 KAFKA_LOG = logging.getLogger("bloodtrace.kafka")
 # librdkafka retries connections on its own and logs every attempt; what matters reaches the
@@ -161,9 +164,23 @@ def _json_bytes(value: Any) -> tuple[bytes, EventRejected | None]:
 class Producer:
     """Validating, pseudonymising, idempotent Kafka producer for Bloodtrace events."""
 
-    def __init__(self, settings: Settings, *, source: str = "sdk", linger_ms: int = 5) -> None:
-        self.settings = settings
-        self.source = source
+    def __init__(
+        self,
+        settings: SdkSettings | Settings | None = None,
+        *,
+        source: str | None = None,
+        linger_ms: int = 5,
+    ) -> None:
+        # The SDK's own settings; the platform's are accepted and narrowed to them (the
+        # platform owns its key). Without a key this raises ConfigError: never a made-up key.
+        if settings is None:
+            settings = SdkSettings.load()
+        elif not isinstance(settings, SdkSettings):
+            settings = settings.sdk_settings(source or "sdk")
+        if source is not None and source != settings.source:
+            settings = settings.model_copy(update={"source": source})
+        self.settings: SdkSettings = settings
+        self.source = settings.source
         self._key = settings.pseudonym_secret()
         self._events_topic = settings.topic("events.raw")
         self._dead_letter_topic = settings.topic("events.deadletter")
@@ -194,8 +211,11 @@ class Producer:
             ) from exc
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> Producer:
-        return cls(settings or get_settings(), **kwargs)
+    def from_settings(
+        cls, settings: SdkSettings | Settings | None = None, **kwargs: Any
+    ) -> Producer:
+        """A producer on the given settings, else the SDK's from the environment and .env."""
+        return cls(settings, **kwargs)
 
     def __enter__(self) -> Producer:
         return self

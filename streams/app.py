@@ -14,12 +14,14 @@ import asyncio
 import hashlib
 import importlib
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import faust
@@ -65,12 +67,28 @@ class PlatformContext:
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="warehouse")
     )
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
+    # Set when the platform stops: writes waiting out an outage give up (nothing is acked).
+    stopping: threading.Event = field(default_factory=threading.Event)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _forwarder: KafkaProducer | None = None
 
     async def in_warehouse(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn in the warehouse thread, retried while the warehouse or broker is down."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.warehouse_executor, fn, *args)
+        return await loop.run_in_executor(self.warehouse_executor, self.retrying, fn, *args)
+
+    def retrying(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(*args), retried with back-off on transient errors until it succeeds or the
+        platform stops; each retry is counted in /metrics (bloodtrace_write_retries)."""
+        return retrying(
+            partial(fn, *args),
+            max_delay=5.0,  # a warehouse back after an outage is used within seconds
+            stopping=self.stopping.is_set,
+            on_retry=self._retried,
+        )
+
+    def _retried(self, error: BloodtraceError) -> None:
+        self.metrics.retries.labels(type(error).__name__).inc()
 
     async def run_batches(
         self,
@@ -94,7 +112,8 @@ class PlatformContext:
             batch_size=self.settings.sink_batch_size,
             batch_seconds=self.settings.sink_batch_seconds,
             prepare=prepare,
-            write=write,
+            # An outage is waited out here, batch held and unacknowledged, not crashed on.
+            write=partial(self.retrying, write),
             complete=done,
             reset=reset or (lambda: None),
         )
@@ -256,7 +275,7 @@ def _register_ingest(ctx: PlatformContext) -> None:
                 continue
             good.append(Sourced(parsed, raw, partition, offset))
         started = time.perf_counter()
-        written = retrying(lambda: write_valid(good, refused))
+        written = ctx.retrying(write_valid, good, refused)
         metrics.accepted.inc(written)
         metrics.sink_batch_size.observe(len(records))
         metrics.sink_batch_seconds.observe(time.perf_counter() - started)
@@ -395,10 +414,23 @@ def _raw(value: Any) -> bytes:
     return value if isinstance(value, bytes) else bytes(value or b"")
 
 
-def retrying(write: Callable[[], T], *, attempts: int = 0) -> T:
+def retrying(
+    write: Callable[[], T],
+    *,
+    attempts: int = 0,
+    first_delay: float = 0.5,
+    max_delay: float = 30.0,
+    stopping: Callable[[], bool] | None = None,
+    on_retry: Callable[[BloodtraceError], None] | None = None,
+) -> T:
     """Run a write until it succeeds, backing off on transient errors (broker or warehouse
-    briefly down); a terminal error is raised at once. ``attempts`` 0 means no limit."""
-    delay = 0.5
+    down; the warehouse layer marks which are); a terminal error is raised at once.
+
+    ``attempts`` 0 means no limit: an outage is waited out, however long, and nothing read is
+    acknowledged meanwhile. ``stopping`` ends the wait (the last error is raised) so a platform
+    shutting down does not hang on a dead warehouse.
+    """
+    delay = first_delay
     tried = 0
     while True:
         try:
@@ -407,6 +439,14 @@ def retrying(write: Callable[[], T], *, attempts: int = 0) -> T:
             tried += 1
             if not exc.transient or (attempts and tried >= attempts):
                 raise
-            log.warning("transient error, retrying in %.1f s: %s", delay, exc.message)
-            time.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            if stopping is not None and stopping():
+                raise
+            if on_retry is not None:
+                on_retry(exc)
+            log.warning("transient error, retry %d in %.1f s: %s", tried, delay, exc.message)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline:
+                if stopping is not None and stopping():
+                    raise
+                time.sleep(min(0.1, delay))
+            delay = min(delay * 2, max_delay)

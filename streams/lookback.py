@@ -28,10 +28,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from clickhouse_connect.driver.client import Client
 
 from infra.errors import NotFound
 from infra.settings import Settings
+from infra.warehouse import WarehouseClient
 from models.alerts import Alert
 from models.donor_history import LookbackRequest
 from models.isbt128 import parse_din
@@ -152,7 +152,7 @@ def _items(state: UnitState, now: int) -> list[ScopeItem]:
 
 
 def lookback_scope(
-    client: Client,
+    client: WarehouseClient,
     donor_id: str,
     index_din: str,
     policy: Policy,
@@ -234,7 +234,7 @@ class Opened:
 
 
 def plan_lookback(
-    client: Client,
+    client: WarehouseClient,
     request: LookbackRequest,
     settings: Settings,
     *,
@@ -402,7 +402,7 @@ def write_lookback(sink: WarehouseSink, opened: Opened) -> int:
 
 # ---- reading --------------------------------------------------------------------------------
 def _status_now(
-    client: Client, pairs: set[tuple[str, str]], policy: Policy, now: int
+    client: WarehouseClient, pairs: set[tuple[str, str]], policy: Policy, now: int
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Current status, holder and recipient of each (DIN, product code), folded from events."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
@@ -473,7 +473,7 @@ _HEADER_SQL = (
 
 
 def show_lookback(
-    client: Client, lookback_id: str, settings: Settings, now: int | None = None
+    client: WarehouseClient, lookback_id: str, settings: Settings, now: int | None = None
 ) -> dict[str, Any]:
     """A lookback as opened, with where each recalled component is now."""
     now = now or to_ms(datetime.now(UTC))
@@ -531,7 +531,7 @@ def show_lookback(
 
 
 def list_lookbacks(
-    client: Client,
+    client: WarehouseClient,
     settings: Settings,
     *,
     status: str | None = None,

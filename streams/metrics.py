@@ -41,6 +41,12 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.retries = Counter(
+            "bloodtrace_write_retries",
+            "Writes retried after a transient error (warehouse or broker down), by error",
+            ["error"],
+            registry=r,
+        )
         self.sink_batch_size = Histogram(
             "bloodtrace_sink_batch_size",
             "Events per sink batch",
@@ -64,6 +70,7 @@ class Metrics:
             "skipped": {},
             "consumer_lag": {},
             "sink": {},
+            "retries": {},
         }
         for family in self.registry.collect():
             for sample in family.samples:
@@ -76,6 +83,8 @@ class Metrics:
                     out["rejected"][labels["reason"]] = int(value)  # type: ignore[index]
                 elif name == "bloodtrace_rows_written_total":
                     out["rows_written"][labels["table"]] = int(value)  # type: ignore[index]
+                elif name == "bloodtrace_write_retries_total":
+                    out["retries"][labels["error"]] = int(value)  # type: ignore[index]
                 elif name == "bloodtrace_rows_skipped_total":
                     out["skipped"][labels["reason"]] = int(value)  # type: ignore[index]
                 elif name == "bloodtrace_consumer_lag":

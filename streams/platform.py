@@ -82,6 +82,7 @@ class Platform:
         if self._producer is not None:
             with contextlib.suppress(BloodtraceError):
                 self._producer.flush(10)
+        self.ctx.stopping.set()
         self.jobs_executor.shutdown(wait=False, cancel_futures=True)
         self.ctx.warehouse_executor.shutdown(wait=True)
         if self.broker is not None:
@@ -92,7 +93,7 @@ class Platform:
     def producer(self) -> Producer:
         with self._producer_lock:
             if self._producer is None:
-                self._producer = Producer(self.settings, source="http")
+                self._producer = Producer(self.settings.sdk_settings("http"))
             return self._producer
 
     def ingest(self, events: list[Any]) -> list[Outcome]:
@@ -242,6 +243,7 @@ class Platform:
                 try:
                     yield
                 finally:
+                    self.ctx.stopping.set()  # writes waiting out an outage give up now
                     scheduler.cancel()
                     set_platform(None)
 

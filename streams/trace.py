@@ -38,10 +38,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
-from clickhouse_connect.driver.client import Client
 
 from infra.errors import BloodtraceError, NotFound
 from infra.settings import Settings
+from infra.warehouse import WarehouseClient
 from models.isbt128 import parse_din
 from models.lifecycle import (
     Fact,
@@ -108,7 +108,7 @@ class Requester:
 
 
 def record_audit(
-    client: Client,
+    client: WarehouseClient,
     requester: Requester,
     action: str,
     subject: str,
@@ -135,7 +135,7 @@ def record_audit(
 
 
 def audited(
-    client: Client,
+    client: WarehouseClient,
     requester: Requester,
     action: str,
     subject: str,
@@ -160,7 +160,7 @@ POINT_READ = {"max_threads": 1}
 
 
 def read_units(
-    client: Client, dins: Sequence[str], *, recalls: bool = False
+    client: WarehouseClient, dins: Sequence[str], *, recalls: bool = False
 ) -> tuple[dict[str, list[Fact]], dict[str, list[dict[str, Any]]]]:
     """Every event of each unit as facts, and its recall notices: one primary-key read of
     ``unit_events`` (recall notices are there too, as 'recall.notice' rows)."""
@@ -196,7 +196,7 @@ def read_units(
     return facts, notices
 
 
-def unit_facts(client: Client, dins: Sequence[str]) -> dict[str, list[Fact]]:
+def unit_facts(client: WarehouseClient, dins: Sequence[str]) -> dict[str, list[Fact]]:
     """Every event of each unit, as facts, in time order."""
     return read_units(client, dins)[0]
 
@@ -336,7 +336,7 @@ def _stays(state: UnitState, facts: list[Fact], policy: Policy, now: int) -> lis
     return stays
 
 
-def excursions(client: Client, stays: Sequence[Stay]) -> dict[str, list[dict[str, Any]]]:
+def excursions(client: WarehouseClient, stays: Sequence[Stay]) -> dict[str, list[dict[str, Any]]]:
     """Out-of-range readings during each stay, merged into intervals, by DIN."""
     if not stays:
         return {}
@@ -438,7 +438,7 @@ Reader = Callable[..., tuple[dict[str, list[Fact]], dict[str, list[dict[str, Any
 
 
 def unit_traces(
-    client: Client,
+    client: WarehouseClient,
     dins: Sequence[str],
     policy: Policy,
     now: int | None = None,
@@ -522,7 +522,7 @@ def unit_traces(
 
 
 def unit_trace(
-    client: Client, din_text: str, settings: Settings, now: int | None = None
+    client: WarehouseClient, din_text: str, settings: Settings, now: int | None = None
 ) -> dict[str, Any]:
     """GET /v1/units/{din}/trace and `bloodtrace trace DIN`."""
     din = unit_code(din_text)
@@ -538,7 +538,7 @@ def unit_trace(
 
 
 # ---- backward and forward ------------------------------------------------------------------------
-def _links(client: Client, person: str, roles: Sequence[str]) -> list[tuple[Any, ...]]:
+def _links(client: WarehouseClient, person: str, roles: Sequence[str]) -> list[tuple[Any, ...]]:
     return [
         tuple(row)
         for row in client.query(
@@ -552,7 +552,7 @@ def _links(client: Client, person: str, roles: Sequence[str]) -> list[tuple[Any,
 
 
 def recipient_trace(
-    client: Client, identifier: str, settings: Settings, now: int | None = None
+    client: WarehouseClient, identifier: str, settings: Settings, now: int | None = None
 ) -> dict[str, Any]:
     """Backward: every donation whose components this recipient was given, and its donor."""
     recipient = person_id(identifier, settings)
@@ -597,7 +597,7 @@ def recipient_trace(
 
 
 def donor_trace(
-    client: Client, identifier: str, settings: Settings, now: int | None = None
+    client: WarehouseClient, identifier: str, settings: Settings, now: int | None = None
 ) -> dict[str, Any]:
     """Forward: every donation of this donor and where each component went."""
     donor = person_id(identifier, settings)

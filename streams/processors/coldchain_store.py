@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from clickhouse_connect.driver.client import Client
 
-from infra.warehouse import insert
+from infra.warehouse import WarehouseClient, insert
 from models.coldchain import Excursion, UnitFlag
 
 EXCURSION_COLUMNS = (
@@ -104,7 +103,7 @@ def flag_row(flag: UnitFlag, withdrawn: bool = False) -> tuple[Any, ...]:
 
 
 def write(
-    client: Client,
+    client: WarehouseClient,
     excursions: Sequence[Excursion],
     flags: Sequence[UnitFlag],
     withdrawn: Sequence[UnitFlag] = (),
@@ -122,7 +121,7 @@ def _plain(value: Any) -> Any:
 
 
 def excursions_report(
-    client: Client,
+    client: WarehouseClient,
     *,
     facility: str | None = None,
     equipment: str | None = None,
@@ -180,7 +179,9 @@ def excursions_report(
     return {"excursions": excursions, "returns": _returns_flagged(client, facility, limit)}
 
 
-def _returns_flagged(client: Client, facility: str | None, limit: int) -> list[dict[str, Any]]:
+def _returns_flagged(
+    client: WarehouseClient, facility: str | None, limit: int
+) -> list[dict[str, Any]]:
     where = "reason = 'returned_out_of_refrigeration'"
     params: dict[str, Any] = {"limit": limit}
     if facility:

@@ -26,10 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 import orjson
-from clickhouse_connect.driver.client import Client
 from prometheus_client import Counter
 
-from infra.warehouse import thread_client
+from infra.warehouse import WarehouseClient, thread_client
 from models.alerts import Alert, Severity
 from models.inventory import (
     CITY,
@@ -171,7 +170,7 @@ class Inventory:
             self.evaluate(client, as_of)
             self.evaluated = time.monotonic()
 
-    def _load(self, client: Client) -> None:
+    def _load(self, client: WarehouseClient) -> None:
         self.previous = {
             k: (level, since) for k, (level, since) in store.current_levels(client).items()
         }
@@ -182,7 +181,7 @@ class Inventory:
             if rebuilt:
                 log.info("inventory rebuilt from %d donations already in the warehouse", rebuilt)
 
-    def refold(self, client: Client, dins: set[str]) -> None:
+    def refold(self, client: WarehouseClient, dins: set[str]) -> None:
         folds = [
             fold_unit(history, self.settings.storage, self.settings.coldchain)
             for history in store.histories(client, dins).values()
@@ -191,7 +190,7 @@ class Inventory:
         store.write_folds(client, folds)
         self.folded.inc(len(folds))
 
-    def evaluate(self, client: Client, as_of: datetime) -> None:
+    def evaluate(self, client: WarehouseClient, as_of: datetime) -> None:
         assert self.previous is not None
         window = self.rules.mean_issue_window_days
         readings, _ = store.levels(client, as_of, window, self.settings)
@@ -224,7 +223,7 @@ class Inventory:
         self.evaluations.inc()
 
 
-def rebuild(client: Client, settings: Settings, chunk: int = 5000) -> int:
+def rebuild(client: WarehouseClient, settings: Settings, chunk: int = 5000) -> int:
     """Fold every donation in the warehouse again (after a bulk load that bypassed the stream,
     or a change of rules); returns the number of donations folded."""
     dins = [

@@ -13,11 +13,9 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
 from infra.errors import InvalidIdentifier
 from infra.settings import Settings
-from infra.warehouse import insert
+from infra.warehouse import WarehouseClient, insert
 from models.inventory import (
     CITY,
     INVENTORY_EVENT_TYPES,
@@ -105,7 +103,7 @@ _HISTORY_SQL = (
 )
 
 
-def histories(client: Client, dins: Iterable[str]) -> dict[str, list[UnitEvent]]:
+def histories(client: WarehouseClient, dins: Iterable[str]) -> dict[str, list[UnitEvent]]:
     """Every inventory event of these donations, from the warehouse (a primary-key read:
     `events` is ordered by DIN)."""
     wanted = sorted(set(dins))
@@ -120,7 +118,7 @@ def histories(client: Client, dins: Iterable[str]) -> dict[str, list[UnitEvent]]
     return out
 
 
-def write_folds(client: Client, folds: Iterable[Fold]) -> None:
+def write_folds(client: WarehouseClient, folds: Iterable[Fold]) -> None:
     units, outflows = [], []
     for fold in folds:
         for c in fold.components:
@@ -156,13 +154,13 @@ def write_folds(client: Client, folds: Iterable[Fold]) -> None:
 
 
 # ---- stock, demand and levels ---------------------------------------------------------------
-def watermark(client: Client) -> datetime | None:
+def watermark(client: WarehouseClient) -> datetime | None:
     """The latest event time in the warehouse: 'now' for a replayed or simulated history."""
     value = client.query("select max(occurred_at), count() from events").result_rows[0]
     return value[0] if value[1] else None
 
 
-def stock(client: Client, as_of: datetime) -> dict[StockKey, tuple[int, int, int]]:
+def stock(client: WarehouseClient, as_of: datetime) -> dict[StockKey, tuple[int, int, int]]:
     """(facility, group, component) -> (available, quarantined, expired on the shelf)."""
     rows = client.query(
         "select facility_id, abo_rh, component_type, "
@@ -177,7 +175,7 @@ def stock(client: Client, as_of: datetime) -> dict[StockKey, tuple[int, int, int
 
 
 def outflow(
-    client: Client, as_of: datetime, window_days: float
+    client: WarehouseClient, as_of: datetime, window_days: float
 ) -> tuple[dict[StockKey, int], dict[StockKey, int]]:
     """Units out in (as_of - window, as_of]: (all outflow, issues to wards only) per key."""
     rows = client.query(
@@ -193,7 +191,7 @@ def outflow(
 
 
 def levels(
-    client: Client, as_of: datetime, window_days: float, settings: Settings
+    client: WarehouseClient, as_of: datetime, window_days: float, settings: Settings
 ) -> tuple[dict[StockKey, LevelReading], dict[StockKey, tuple[int, int, int]]]:
     """Level readings for every facility key and the city, and the raw stock counts."""
     counts = stock(client, as_of)
@@ -205,7 +203,7 @@ def levels(
     return readings, counts
 
 
-def current_levels(client: Client) -> dict[StockKey, tuple[str, datetime]]:
+def current_levels(client: WarehouseClient) -> dict[StockKey, tuple[str, datetime]]:
     """The last recorded level of each key, and since when (the change that set it)."""
     rows = client.query(
         "select facility_id, abo_rh, component_type, argMax(level, evaluated_at), "
@@ -215,7 +213,7 @@ def current_levels(client: Client) -> dict[StockKey, tuple[str, datetime]]:
     return {(f, g, c): (level, since) for f, g, c, level, since in rows}
 
 
-def last_daily(client: Client) -> datetime | None:
+def last_daily(client: WarehouseClient) -> datetime | None:
     value = client.query(
         "select max(evaluated_at), count() from inventory_levels where kind = 'daily'"
     ).result_rows[0]
@@ -239,12 +237,12 @@ def level_row(
     )
 
 
-def write_levels(client: Client, rows: Sequence[tuple[Any, ...]]) -> None:
+def write_levels(client: WarehouseClient, rows: Sequence[tuple[Any, ...]]) -> None:
     insert(client, "inventory_levels", rows, LEVEL_COLUMNS)
 
 
 # ---- reports (API and CLI) -------------------------------------------------------------------
-def _as_of(client: Client, as_of: datetime | None) -> datetime | None:
+def _as_of(client: WarehouseClient, as_of: datetime | None) -> datetime | None:
     return as_of or watermark(client)
 
 
@@ -275,7 +273,7 @@ def _reading_dict(key: StockKey, reading: LevelReading) -> dict[str, Any]:
 
 
 def inventory_report(
-    client: Client,
+    client: WarehouseClient,
     settings: Settings,
     *,
     facility: str | None = None,
@@ -316,7 +314,7 @@ def inventory_report(
 
 
 def expiring_report(
-    client: Client,
+    client: WarehouseClient,
     settings: Settings,
     *,
     facility: str | None = None,
@@ -381,7 +379,7 @@ def expiring_report(
 
 
 def levels_report(
-    client: Client,
+    client: WarehouseClient,
     *,
     facility: str | None = None,
     group: str | None = None,

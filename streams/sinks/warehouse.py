@@ -26,10 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from clickhouse_connect.driver.client import Client
-
 from infra.tables import EVENTS_COLUMNS, TABLES
-from infra.warehouse import insert
+from infra.warehouse import WarehouseClient, insert
 from models.events import PAYLOADS, EnvelopeBase
 from models.privacy import mask_short, raw_evidence
 from models.rules import IngestRules
@@ -227,7 +225,7 @@ def _chunks(values: list[str]) -> list[list[str]]:
 
 
 class ClickHouseStore:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: WarehouseClient) -> None:
         self.client = client
 
     def high_water(self, table: str) -> dict[int, int]:
@@ -290,7 +288,7 @@ class EventSplit:
 class WarehouseSink:
     """Writes batches of one topic's records, each row once by its identity."""
 
-    def __init__(self, store: Client | SinkStore, topic: str) -> None:
+    def __init__(self, store: WarehouseClient | SinkStore, topic: str) -> None:
         # Anything with the store's methods is a store (the unit tests' in-memory fake);
         # anything else is a ClickHouse client.
         self.store: SinkStore = (
@@ -301,7 +299,7 @@ class WarehouseSink:
         self.stats = SinkStats()
 
     @property
-    def client(self) -> Client:
+    def client(self) -> WarehouseClient:
         store = self.store
         assert isinstance(store, ClickHouseStore), "only a ClickHouse-backed sink has a client"
         return store.client
@@ -422,7 +420,7 @@ class WarehouseSink:
 
 
 def load_direct(
-    client: Client, events: Iterable[bytes | dict[str, Any]], *, batch_size: int = 20000
+    client: WarehouseClient, events: Iterable[bytes | dict[str, Any]], *, batch_size: int = 20000
 ) -> tuple[int, int]:
     """Validate wire events and write them straight into the warehouse, bypassing Kafka.
 

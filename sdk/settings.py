@@ -1,0 +1,107 @@
+"""The SDK's own settings: what an emitter needs, and nothing of the platform's.
+
+An emitter may run on another machine than the platform, so it never makes up a pseudonym key:
+pseudonyms made with a key of its own would never match the platform's, silently. The key comes
+from ``BLOODTRACE_PSEUDONYM_KEY`` (environment or ``.env``) or the file named by
+``BLOODTRACE_PSEUDONYM_KEY_FILE``; only an emitter that talks to the embedded broker of a
+platform on the same machine (no ``BLOODTRACE_BROKER_URL``) may also read that platform's key
+file, ``<BLOODTRACE_DATA_DIR>/secrets/pseudonym.key``. Without one the SDK refuses to start and
+says which keys it tried. The platform builds these settings from its own for the producers it
+runs (HTTP ingest, ``bloodtrace emit``, ``simulate``, ``demo``): see
+``infra.settings.Settings.sdk_settings``.
+
+Same ``BLOODTRACE_`` variables as the platform, so one environment serves both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from infra.errors import ConfigError
+from infra.settings import ENV_PREFIX, Port, config_error, parse_broker_list, read_key_file
+from models.rules import IngestRules
+
+KEY_FILE_NAME = Path("secrets") / "pseudonym.key"
+
+
+class SdkSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    # Kafka bootstrap list ("kafka1:9092,kafka2:9092"); empty: the embedded broker of a
+    # platform on this machine, at 127.0.0.1:embedded_broker_port.
+    broker_url: str | None = None
+    embedded_broker_port: Port = 19092
+    # The HMAC key for pseudonyms: the platform's own, never generated here.
+    pseudonym_key: SecretStr | None = None
+    pseudonym_key_file: Path | None = None
+    # Only to find a local platform's key file (embedded broker only).
+    data_dir: Path = Path("var")
+    # What refused events say they came from (rejected_events.source).
+    source: str = "sdk"
+    topic_prefix: str = "bloodtrace"
+    # The same edge checks as the platform's (size, clock skew).
+    ingest: IngestRules = Field(default_factory=IngestRules)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise config_error(exc) from exc
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_list(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_broker_list(value)
+        return value
+
+    @classmethod
+    def load(cls, **overrides: Any) -> SdkSettings:
+        """From the environment and .env (ConfigError naming the variable when wrong)."""
+        return cls(**overrides)
+
+    # ---- derived values -------------------------------------------------------------------
+    @property
+    def local_broker(self) -> bool:
+        """No broker configured: the embedded broker of a platform on this machine."""
+        return not (self.broker_url and self.broker_url.strip())
+
+    @property
+    def bootstrap_servers(self) -> str:
+        if self.broker_url and self.broker_url.strip():
+            return ",".join(parse_broker_list(self.broker_url))
+        return f"127.0.0.1:{self.embedded_broker_port}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+    def pseudonym_secret(self) -> bytes:
+        """The HMAC key, from the first place that has one; ConfigError naming every place
+        tried when none has. Never creates a key."""
+        tried = [f"{ENV_PREFIX}PSEUDONYM_KEY (environment or .env)"]
+        if self.pseudonym_key is not None and self.pseudonym_key.get_secret_value().strip():
+            return self.pseudonym_key.get_secret_value().strip().encode()
+        if self.pseudonym_key_file is not None:
+            return read_key_file(self.pseudonym_key_file, f"{ENV_PREFIX}PSEUDONYM_KEY_FILE")
+        tried.append(f"{ENV_PREFIX}PSEUDONYM_KEY_FILE (not set)")
+        if self.local_broker:
+            platform_key = self.data_dir.expanduser().resolve() / KEY_FILE_NAME
+            if platform_key.is_file():
+                return read_key_file(platform_key, "the local platform's key file")
+            tried.append(f"{platform_key} (the local platform's key file: none there)")
+        raise ConfigError(
+            "The SDK has no pseudonym key, and it never makes one up: pseudonyms made with "
+            "another key than the platform's would never match. Tried: " + "; ".join(tried) + ".",
+            hint=f"Set {ENV_PREFIX}PSEUDONYM_KEY to the platform's key, or "
+            f"{ENV_PREFIX}PSEUDONYM_KEY_FILE to a file holding it.",
+            tried=tried,
+        )
