@@ -23,7 +23,9 @@ COMMAND_MODULES: list[str] = [
     "cli.lookback",
     "cli.inventory",
     "cli.dbt",
+    "cli.supply",
     "cli.figures",
+    "cli.dashboard",
 ]
 
 app = typer.Typer(

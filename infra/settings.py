@@ -36,6 +36,7 @@ from models.rules import (
     QualityRules,
     ScreeningRules,
     StorageRules,
+    SupplyRules,
 )
 
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ class Settings(BaseSettings):
     lifecycle: LifecycleRules = Field(default_factory=LifecycleRules)
     quality: QualityRules = Field(default_factory=QualityRules)
     dbt: DbtRules = Field(default_factory=DbtRules)
+    supply: SupplyRules = Field(default_factory=SupplyRules)
 
     def __init__(self, **values: Any) -> None:
         # Settings built in code are checked like the environment: a ConfigError naming the
