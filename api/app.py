@@ -35,6 +35,9 @@ ROUTERS: list[str] = [
     "api.routes.coldchain",
     "api.routes.dbt",
     "api.routes.figures",
+    "api.routes.marts",
+    "api.routes.alerts",
+    "api.routes.dashboard",
 ]
 # How many of a request's validation errors an answer lists.
 MAX_ERRORS_SHOWN = 10
@@ -66,6 +69,9 @@ def create_api(lifespan: Callable[..., Any] | None = None) -> FastAPI:
         version="0.1.0",
         description="Vein-to-vein blood traceability: ingest, trace, inventory, quality.",
         lifespan=lifespan,
+        # /docs is served by api.routes.dashboard from local files (FastAPI's loads a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
 
     @api.exception_handler(BloodtraceError)
@@ -93,4 +99,7 @@ def create_api(lifespan: Callable[..., Any] | None = None) -> FastAPI:
     for module_name in ROUTERS:
         module = importlib.import_module(module_name)
         api.include_router(module.router)
+    from api.routes.dashboard import mount_static
+
+    mount_static(api)
     return api

@@ -40,6 +40,7 @@ SECTIONS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         {"events": 50_000, "rounds": 2},
         {"events": 5_000, "rounds": 1},
     ),
+    "dashboard": ("bench.dashboard_bench", {}, {"quick": True}),
 }
 
 _CHILD = """

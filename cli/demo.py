@@ -2,7 +2,8 @@
 
 Starts the platform (or uses the one already running), simulates a city through the SDK, waits
 until every event is in the warehouse, runs the quality checks and the dbt marts, prints a
-summary and stops the platform it started.
+summary, then keeps the platform it started serving the dashboard until Ctrl-C (``--exit``
+stops it right after the summary, for scripts).
 """
 
 from __future__ import annotations
@@ -101,7 +102,13 @@ def register(app: typer.Typer) -> None:
         start: str = typer.Option("2025-01-01", "--start", help="First simulated day."),
         seed: int = typer.Option(7, "--seed", help="Random seed (same seed, same city)."),
         keep_running: bool = typer.Option(
-            False, "--keep-running", help="Leave the platform running afterwards."
+            False, "--keep-running", help="Leave the platform running afterwards, detached."
+        ),
+        exit_after: bool = typer.Option(
+            False,
+            "--exit",
+            help="Stop the platform right after the summary (for scripts); by default it "
+            "keeps serving the dashboard until Ctrl-C.",
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
@@ -133,22 +140,46 @@ def register(app: typer.Typer) -> None:
                 figures: dict[str, Any] | None = api_call(settings, "GET", "/v1/figures")
             except BloodtraceError as exc:
                 figures = {"error": exc.message}
-        finally:
+        except BaseException:
             if started_here is not None and not keep_running:
-                with console.status("stopping the platform…"):
-                    started_here.send_signal(signal.SIGTERM)
-                    try:
-                        started_here.wait(90)
-                    except subprocess.TimeoutExpired:
-                        started_here.kill()
-                        started_here.wait(10)
-                    _stop_leftover_broker(settings)
+                _stop_platform(started_here, settings)
+            raise
         summary = _summary(settings, sent, status, jobs, time.perf_counter() - began)
         summary["speech_figures"] = figures
         if as_json:
             print_json(summary)
         else:
             _print_summary(summary)
+        if started_here is None or keep_running:
+            return
+        if not exit_after:
+            _serve_until_interrupted(started_here, settings)
+        _stop_platform(started_here, settings)
+
+
+def _serve_until_interrupted(proc: subprocess.Popen[bytes], settings: Settings) -> None:
+    """Keep the platform serving the dashboard until Ctrl-C (or until it stops by itself)."""
+    console.print(
+        f"\n[bold]Dashboard:[/] {settings.api_base_url}/   API docs: {settings.api_base_url}/docs"
+        "\nThe platform keeps serving; press Ctrl-C to stop it.",
+        highlight=False,
+    )
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        console.print("stopping…")
+
+
+def _stop_platform(proc: subprocess.Popen[bytes], settings: Settings) -> None:
+    with console.status("stopping the platform…"):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        _stop_leftover_broker(settings)
 
 
 def _summary(

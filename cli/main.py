@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "cli.inventory",
     "cli.dbt",
     "cli.figures",
+    "cli.dashboard",
 ]
 
 app = typer.Typer(
