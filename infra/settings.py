@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
+    BaseModel,
     Field,
     PositiveFloat,
     PositiveInt,
@@ -45,7 +46,7 @@ ENV_PREFIX = "BLOODTRACE_"
 WAREHOUSE_SCHEMES = ("chdb://", "http://", "https://")
 Port = Annotated[int, Field(ge=1, le=65535)]
 # Settings whose value must never be repeated in an error message.
-SECRET_FIELDS = {"warehouse_url", "pseudonym_key"}
+SECRET_FIELDS = {"warehouse_url", "pseudonym_key", "auth"}
 _HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -114,6 +115,40 @@ def config_error(exc: ValidationError) -> InvalidSettings:
     )
 
 
+class AuthSettings(BaseModel):
+    """Who may do what (infra/auth.py, api/auth.py). On by default; tests run with it on."""
+
+    # False serves every endpoint to anyone who reaches the port, as an administrator: for
+    # local development only (BLOODTRACE_AUTH__ENABLED=false); the platform logs a warning.
+    enabled: bool = True
+    # How old the credentials read from the warehouse may be: a revocation takes effect on
+    # every worker within this many seconds.
+    cache_seconds: PositiveFloat = 5.0
+    # /health and /metrics answer clients on the local interface (127.0.0.1, ::1) without a
+    # credential; from elsewhere they need an administrator.
+    ops_open_locally: bool = True
+    # The CLI's credential when it calls the platform: the token, or a file holding it.
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    # Creates this administrator at start if no credential with its id exists (a deployment's
+    # first administrator; the demo and the tests use it). A bt_<id>_<secret> token.
+    bootstrap_admin_token: SecretStr | None = None
+
+    def cli_token(self) -> str | None:
+        if self.token is not None and self.token.get_secret_value().strip():
+            return self.token.get_secret_value().strip()
+        if self.token_file is not None:
+            try:
+                return self.token_file.expanduser().read_text().strip() or None
+            except OSError as exc:
+                raise ConfigError(
+                    f"Cannot read the token file {self.token_file}: {exc.strerror or exc}.",
+                    hint="Point BLOODTRACE_AUTH__TOKEN_FILE at the file holding your token.",
+                    tried=[str(self.token_file)],
+                ) from exc
+        return None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -178,6 +213,7 @@ class Settings(BaseSettings):
     lifecycle: LifecycleRules = Field(default_factory=LifecycleRules)
     quality: QualityRules = Field(default_factory=QualityRules)
     dbt: DbtRules = Field(default_factory=DbtRules)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     def __init__(self, **values: Any) -> None:
         # Settings built in code are checked like the environment: a ConfigError naming the
