@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "cli.dbt",
     "cli.figures",
     "cli.dashboard",
+    "cli.access",
 ]
 
 app = typer.Typer(

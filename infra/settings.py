@@ -335,6 +335,19 @@ class Settings(BaseSettings):
             handle.write(key)
         return key.encode()
 
+    @property
+    def admin_token_file(self) -> Path:
+        """Where `bloodtrace demo` keeps the first administrator's token (mode 0600)."""
+        return self.data_path / "secrets" / "admin.token"
+
+    def cli_token(self) -> str | None:
+        """The CLI's credential: BLOODTRACE_AUTH__TOKEN, else _TOKEN_FILE, else the demo's
+        first administrator's token file under data_dir, if there is one."""
+        found = self.auth.cli_token()
+        if found is None and self.admin_token_file.is_file():
+            found = self.admin_token_file.read_text().strip() or None
+        return found
+
     def sdk_settings(self, source: str = "sdk") -> SdkSettings:
         """The settings of a producer this platform runs (HTTP ingest, emit, simulate, demo):
         its broker, topics, edge checks and key (made here, in embedded mode, if none yet)."""
