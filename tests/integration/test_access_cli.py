@@ -52,9 +52,11 @@ def test_users_and_facilities_through_the_platform(platform: ThreadPlatform) -> 
     # Every administrative action is in the audit log, with the administrator's identity.
     from infra.warehouse import thread_client
 
-    rows = thread_client(platform.settings).query(
-        "select actor, action from audit_log where action like 'credential.%' order by at"
-    ).result_rows
+    rows = (
+        thread_client(platform.settings)
+        .query("select actor, action from audit_log where action like 'credential.%' order by at")
+        .result_rows
+    )
     assert [a for _, a in rows] == [
         "credential.create",
         "credential.create",
