@@ -20,7 +20,7 @@ from rich.table import Table
 from cli._output import console, print_json
 from cli._platform import api_call, platform_is_up
 from cli.inventory import friendly
-from infra.auth import PERSON_ROLES, CredentialStore, Role
+from infra.auth import PERSON_ROLES, Credential, CredentialStore, Role
 from infra.settings import Settings, get_settings
 from infra.warehouse import WarehouseClient
 
@@ -48,6 +48,15 @@ def _audit(client: WarehouseClient, action: str, subject: str, detail: str = "")
     record_audit(client, Requester(actor, "cli", actor), action, subject, "ok", detail)
 
 
+def _signing(settings: Settings, credential: Credential) -> dict[str, str]:
+    from infra.signing import facility_key
+
+    if credential.role is not Role.EMITTER:
+        return {}
+    key = facility_key(settings.signing_master(), credential)
+    return {"signer": credential.id, "signing_key": key.hex()}
+
+
 def create(kind: str, name: str, role: Role, facility_id: str = "") -> dict[str, Any]:
     settings = get_settings()
     body = {"kind": kind, "name": name, "role": role.value, "facility_id": facility_id}
@@ -58,7 +67,7 @@ def create(kind: str, name: str, role: Role, facility_id: str = "") -> dict[str,
         kind, name, role, facility_id, by=_local_actor()
     )
     _audit(client, "credential.create", credential.id, f"{kind} {name} as {role.value}")
-    return credential.public() | {"token": token}
+    return credential.public() | {"token": token} | _signing(settings, credential)
 
 
 def change(credential_id: str, action: str) -> dict[str, Any]:
@@ -70,7 +79,7 @@ def change(credential_id: str, action: str) -> dict[str, Any]:
     store = CredentialStore(client)
     if action == "rotate":
         credential, token = store.rotate(credential_id, by=_local_actor())
-        result = credential.public() | {"token": token}
+        result = credential.public() | {"token": token} | _signing(settings, credential)
     else:
         result = store.revoke(credential_id, by=_local_actor()).public()
     _audit(client, f"credential.{action}", credential_id)
@@ -95,6 +104,11 @@ def show(result: dict[str, Any], as_json: bool) -> None:
     console.print(f"credential [bold]{result['id']}[/] ({result['name']}, {who})")
     if "token" in result:
         console.print(f"token (shown once, keep it safe): {result['token']}")
+    if "signing_key" in result:
+        console.print(
+            f"Kafka signing (SDK): BLOODTRACE_SIGNER={result['signer']} "
+            f"BLOODTRACE_SIGNING_KEY={result['signing_key']} (shown once)"
+        )
     if result.get("revoked"):
         console.print("revoked")
 

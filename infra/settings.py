@@ -6,6 +6,7 @@ working directory is read too. Secrets are ``SecretStr`` and never printed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -133,6 +134,10 @@ class AuthSettings(BaseModel):
     # Creates this administrator at start if no credential with its id exists (a deployment's
     # first administrator; the demo and the tests use it). A bt_<id>_<secret> token.
     bootstrap_admin_token: SecretStr | None = None
+    # The master key facilities' Kafka signing keys derive from (infra/signing.py): platform
+    # processes only, never emitters. In embedded mode generated under data_dir if unset.
+    signing_key: SecretStr | None = None
+    signing_key_file: Path | None = None
 
     def cli_token(self) -> str | None:
         if self.token is not None and self.token.get_secret_value().strip():
@@ -348,12 +353,44 @@ class Settings(BaseSettings):
             found = self.admin_token_file.read_text().strip() or None
         return found
 
+    def signing_master(self) -> bytes:
+        """The master signing key: auth.signing_key, its file, else (embedded mode) a key file
+        under data_dir made on first use; a remote warehouse without one is an error."""
+        auth = self.auth
+        if auth.signing_key is not None and auth.signing_key.get_secret_value().strip():
+            return auth.signing_key.get_secret_value().strip().encode()
+        if auth.signing_key_file is not None:
+            return read_key_file(auth.signing_key_file, f"{ENV_PREFIX}AUTH__SIGNING_KEY_FILE")
+        key_file = self.data_path / "secrets" / "signing.key"
+        if key_file.exists():
+            return key_file.read_text().strip().encode()
+        if not self.embedded_warehouse:
+            raise ConfigError(
+                "No signing master key is configured.",
+                hint=f"Set {ENV_PREFIX}AUTH__SIGNING_KEY or _SIGNING_KEY_FILE, the same on "
+                "every platform process.",
+                tried=[f"{ENV_PREFIX}AUTH__SIGNING_KEY", str(key_file)],
+            )
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(key)
+        return key_file.read_text().strip().encode()
+
     def sdk_settings(self, source: str = "sdk") -> SdkSettings:
         """The settings of a producer this platform runs (HTTP ingest, emit, simulate, demo):
         its broker, topics, edge checks and key (made here, in embedded mode, if none yet)."""
+        from infra.signing import PLATFORM_SIGNER, platform_key
         from sdk.settings import SdkSettings
 
+        signing: dict[str, Any] = {}
+        if self.auth.enabled:  # the platform's own producers sign as the platform
+            key = platform_key(self.signing_master()).hex()
+            signing = {"signer": PLATFORM_SIGNER, "signing_key": SecretStr(key)}
         return SdkSettings(
+            **signing,
             broker_url=self.bootstrap_servers,
             pseudonym_key=SecretStr(self.pseudonym_secret().decode()),
             data_dir=self.data_dir,

@@ -30,6 +30,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as KafkaProducer
 
 from infra.errors import BrokerUnavailable, DeliveryFailed, EventRejected
+from infra.signing import headers_for
 from models.events import CURRENT_SCHEMA_VERSION, partition_key
 from models.privacy import mask_short, raw_evidence
 from models.pseudonym import pseudonymise
@@ -182,6 +183,7 @@ class Producer:
         self.settings: SdkSettings = settings
         self.source = settings.source
         self._key = settings.pseudonym_secret()
+        self._signing = settings.signing()  # (signer, key) or None: unsigned
         self._events_topic = settings.topic("events.raw")
         self._dead_letter_topic = settings.topic("events.deadletter")
         self.stats = DeliveryStats()
@@ -245,9 +247,14 @@ class Producer:
 
     # ---- sending ---------------------------------------------------------------------
     def _produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+        headers = None
+        if self._signing is not None and topic == self._events_topic:
+            headers = headers_for(*self._signing, value)  # proof of facility (infra/signing)
         while True:
             try:
-                self._kafka.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                self._kafka.produce(
+                    topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery
+                )
                 self.stats.sent += 1
                 return
             except BufferError:

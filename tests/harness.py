@@ -32,6 +32,14 @@ from infra.settings import Settings
 # (see install_default_token). Tests of access itself use `as_anonymous()` or their own tokens.
 ADMIN_TOKEN = "bt_testadmin0_" + "a" * 43
 _default_token: list[str | None] = [ADMIN_TOKEN]
+SIGNING_KEY = "test-signing-master-key"
+
+
+def platform_signed(value: bytes) -> list[tuple[str, str | bytes | None]]:
+    """Kafka headers signing a raw message as the test platform's own producers do."""
+    from infra.signing import PLATFORM_SIGNER, headers_for, platform_key
+
+    return headers_for(PLATFORM_SIGNER, platform_key(SIGNING_KEY.encode()), value)
 
 
 def install_default_token() -> None:
@@ -161,7 +169,11 @@ def platform_settings(tmp: Path, bootstrap: str | None, **overrides: Any) -> Set
         "app_id": f"bloodtrace-{tag}",
         "pseudonym_key": "test-key",
         "sink_batch_seconds": 0.1,
-        "auth": {"bootstrap_admin_token": ADMIN_TOKEN, "token": ADMIN_TOKEN},
+        "auth": {
+            "bootstrap_admin_token": ADMIN_TOKEN,
+            "token": ADMIN_TOKEN,
+            "signing_key": SIGNING_KEY,
+        },
     }
     values.update(overrides)
     return Settings(**values)
@@ -186,6 +198,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         BLOODTRACE_EMBEDDED_S3_PORT=str(settings.embedded_s3_port),
         BLOODTRACE_AUTH__BOOTSTRAP_ADMIN_TOKEN=ADMIN_TOKEN,
         BLOODTRACE_AUTH__TOKEN=ADMIN_TOKEN,
+        BLOODTRACE_AUTH__SIGNING_KEY=SIGNING_KEY,
     )
     if settings.warehouse_url is not None:
         env["BLOODTRACE_WAREHOUSE_URL"] = settings.warehouse_url.get_secret_value()

@@ -13,8 +13,9 @@ from pydantic import BaseModel
 
 from api.auth import principal_of
 from api.deps import platform
-from infra.auth import CredentialStore, Role
+from infra.auth import Credential, CredentialStore, Role
 from infra.errors import InvalidCredentialRequest
+from infra.signing import facility_key
 from infra.warehouse import thread_client
 from streams.trace import Requester, record_audit
 
@@ -53,7 +54,7 @@ def create_credential(body: NewCredential, request: Request) -> dict[str, Any]:
     credential, token = store.create(
         body.kind, body.name, body.role, body.facility_id, by=principal_of(request).label
     )
-    platform().authenticator.invalidate()
+    _changed()
     record_audit(
         store.client,
         _requester(request),
@@ -62,7 +63,23 @@ def create_credential(body: NewCredential, request: Request) -> dict[str, Any]:
         "ok",
         f"{credential.kind} {credential.name} as {credential.role.value}",
     )
-    return credential.public() | {"token": token}
+    return credential.public() | {"token": token} | _signing(credential)
+
+
+def _changed() -> None:
+    """This worker sees a change at once; the others within auth.cache_seconds."""
+    service = platform()
+    service.authenticator.invalidate()
+    if service.ctx.verifier is not None:
+        service.ctx.verifier.invalidate()
+
+
+def _signing(credential: Credential) -> dict[str, str]:
+    """An emitter's Kafka signing key (infra/signing.py), shown with its token."""
+    if credential.role is not Role.EMITTER:
+        return {}
+    key = facility_key(platform().settings.signing_master(), credential)
+    return {"signer": credential.id, "signing_key": key.hex()}
 
 
 @router.post("/v1/admin/credentials/{credential_id}/rotate")
@@ -70,9 +87,9 @@ def rotate_credential(credential_id: str, request: Request) -> dict[str, Any]:
     """A new secret; the old token stops working on every worker within auth.cache_seconds."""
     store = _store()
     credential, token = store.rotate(credential_id, by=principal_of(request).label)
-    platform().authenticator.invalidate()
+    _changed()
     record_audit(store.client, _requester(request), "credential.rotate", credential_id, "ok")
-    return credential.public() | {"token": token}
+    return credential.public() | {"token": token} | _signing(credential)
 
 
 @router.post("/v1/admin/credentials/{credential_id}/revoke")
@@ -80,7 +97,7 @@ def revoke_credential(credential_id: str, request: Request) -> dict[str, Any]:
     """Revoked on every worker within auth.cache_seconds."""
     store = _store()
     credential = store.revoke(credential_id, by=principal_of(request).label)
-    platform().authenticator.invalidate()
+    _changed()
     record_audit(store.client, _requester(request), "credential.revoke", credential_id, "ok")
     return credential.public()
 
