@@ -53,6 +53,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/admin/credentials"): Rule(ADMINS),
     ("POST", "/v1/admin/credentials/{credential_id}/rotate"): Rule(ADMINS),
     ("POST", "/v1/admin/credentials/{credential_id}/revoke"): Rule(ADMINS),
+    ("GET", "/v1/admin/audit/verify"): Rule(ADMINS),
     ("GET", "/v1/whoami"): Rule(frozenset(Role)),
     # ingest
     ("POST", "/v1/events"): Rule(EMITTERS),

@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "cli.figures",
     "cli.dashboard",
     "cli.access",
+    "cli.audit",
 ]
 
 app = typer.Typer(

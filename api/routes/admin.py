@@ -107,3 +107,16 @@ def whoami(request: Request) -> dict[str, Any]:
     """The credential this request acts as."""
     p = principal_of(request)
     return {"id": p.id, "name": p.name, "role": p.role.value, "facility_id": p.facility_id}
+
+
+@router.get("/v1/admin/audit/verify")
+def verify_audit(request: Request) -> dict[str, Any]:
+    """Recompute the audit log's hash chains: ok, or the first broken link (infra/audit.py).
+    The check itself is audited."""
+    from infra.audit import verify
+
+    client = thread_client(platform().settings)
+    result = verify(client).to_dict()
+    outcome = "ok" if result["ok"] else "broken"
+    record_audit(client, _requester(request), "audit.verify", "audit_log", outcome)
+    return result

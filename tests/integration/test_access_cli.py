@@ -87,3 +87,9 @@ def test_a_wrong_role_is_a_clear_error(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "No person role 'emperor'" in out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_audit_verify_through_the_platform(platform: ThreadPlatform) -> None:
+    cli(platform.settings, "users", "create", "Dr Zhao", "--role", "viewer")
+    result = cli(platform.settings, "audit", "verify")
+    assert result["ok"] and result["rows"] >= 1 and result["first_broken"] is None
