@@ -35,6 +35,7 @@ ROUTERS: list[str] = [
     "api.routes.inventory",
     "api.routes.coldchain",
     "api.routes.dbt",
+    "api.routes.supply",
     "api.routes.figures",
     "api.routes.marts",
     "api.routes.alerts",

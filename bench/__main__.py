@@ -33,6 +33,7 @@ SECTIONS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "trace": ("bench.trace_bench", {}, {"quick": True}),
     "quality": ("bench.quality_bench", {}, {"quick": True}),
     "dbt": ("bench.dbt_bench", {}, {"quick": True}),
+    "supply": ("bench.supply_bench", {}, {"quick": True}),
     # The server profile: one `bloodtrace serve` worker, then two, on a ClickHouse server.
     "workers": ("bench.workers_bench", {"events": 60_000}, {"quick": True}),
     "broker": (

@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "cli.lookback",
     "cli.inventory",
     "cli.dbt",
+    "cli.supply",
     "cli.figures",
     "cli.dashboard",
     "cli.access",

@@ -37,6 +37,7 @@ TOPICS: dict[str, str] = {
     "events.deadletter": "refused events with their reason",
     "alerts": "rule breaks with evidence",
     "recalls": "recall notices addressed to holding facilities",
+    "notices": "lookback notices and reminders addressed to hospitals",
 }
 
 

@@ -38,6 +38,7 @@ from models.rules import (
     QualityRules,
     ScreeningRules,
     StorageRules,
+    SupplyRules,
 )
 
 if TYPE_CHECKING:
@@ -219,6 +220,7 @@ class Settings(BaseSettings):
     quality: QualityRules = Field(default_factory=QualityRules)
     dbt: DbtRules = Field(default_factory=DbtRules)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    supply: SupplyRules = Field(default_factory=SupplyRules)
 
     def __init__(self, **values: Any) -> None:
         # Settings built in code are checked like the environment: a ConfigError naming the

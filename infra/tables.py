@@ -43,6 +43,7 @@ TABLE_NAMES: dict[str, str] = {
     "transfusion.reaction_reported": "transfusion_reactions",
     "unit.discarded": "discards",
     "recall.opened": "recalls",
+    "lookback.acknowledged": "lookback_acknowledgements",
 }
 
 _LOW_CARDINALITY = {
@@ -123,7 +124,7 @@ class TableSpec:
 
 
 def _order_by(fields: list[str]) -> tuple[str, ...]:
-    for key in ("din", "equipment_id", "donor_id", "recall_id"):
+    for key in ("din", "equipment_id", "donor_id", "recall_id", "notice_id"):
         if key in fields:
             return (key, "occurred_at")
     return ("occurred_at",)
@@ -203,10 +204,13 @@ EVENTS_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def typed_tables_ddl() -> str:
-    """CREATE TABLE statements for every typed table (used to write migration 0002)."""
+def typed_tables_ddl(event_types: list[str] | None = None) -> str:
+    """CREATE TABLE statements for the typed tables of ``event_types`` (default: all), used to
+    write migration 0002 and, for types added later, their own migrations."""
     statements = []
     for spec in TABLES.values():
+        if event_types is not None and spec.event_type not in event_types:
+            continue
         cols = ",\n".join(f"    {name} {ch_type}" for name, ch_type in spec.columns)
         statements.append(
             f"create table if not exists {spec.table}\n(\n{cols},\n"

@@ -327,6 +327,16 @@ class RecallOpened(Payload):
     addressed_to: FacilityId | None = None
 
 
+class LookbackAcknowledged(Payload):
+    """A hospital confirms it received a lookback notice (and will notify its recipients);
+    the envelope's facility_id is the hospital."""
+
+    notice_id: Code
+    lookback_id: Code
+    acknowledged_by: Text = ""
+    note: Text = ""
+
+
 # ---- envelope ----------------------------------------------------------------------------
 class EnvelopeBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -358,6 +368,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "transfusion.reaction_reported": ReactionReported,
     "unit.discarded": UnitDiscarded,
     "recall.opened": RecallOpened,
+    "lookback.acknowledged": LookbackAcknowledged,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
 
@@ -390,7 +401,7 @@ class Event(EnvelopeBase):
 def partition_key(event: EnvelopeBase) -> str:
     """Kafka key: the unit, so one unit's events stay in one partition and in order."""
     payload = getattr(event, "payload", None)
-    for attr in ("din", "equipment_id", "donor_id", "recall_id"):
+    for attr in ("din", "equipment_id", "donor_id", "recall_id", "notice_id"):
         value = getattr(payload, attr, None)
         if value:
             return str(value)

@@ -265,3 +265,34 @@ class IngestRules(BaseModel):
     # batch in requests of about 1 MB).
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)
     max_batch_events: int = Field(default=2000, gt=0)
+
+
+class SupplyRules(BaseModel):
+    """Supply early warning (models/supply.py) and emergency recruitment (assumed defaults)."""
+
+    schedule_seconds: int = 86400  # the platform recomputes the forecast daily; 0 turns it off
+    horizon_days: int = Field(default=14, ge=1, le=60)
+    history_days: int = Field(default=730, ge=28)  # days of history the model is fitted on
+    min_history_days: int = Field(default=28, ge=14)  # less than this: no forecast
+    interval: float = Field(default=0.8, gt=0, lt=1)  # width of the prediction intervals
+    # A crossing is forecast (and alerted) when the projection is at least this likely to be
+    # under the level's line on a day ahead.
+    alert_probability: float = Field(default=0.15, gt=0, lt=1)
+    discard_rate_days: int = Field(default=28, ge=1)
+    # The warning line the backtest judges crossings of (a level of models.inventory).
+    warning_level: str = "tight"
+    refit_days: int = Field(default=7, ge=1)  # backtest: the model is refitted this often
+    # Backtest: a shortage episode is at least episode_min_days under the line after at least
+    # recovery_days above it (shorter dips are noise of a few units).
+    episode_min_days: int = Field(default=2, ge=1)
+    recovery_days: int = Field(default=3, ge=1)  # recent days whose discard rate is carried
+    timezone: str = "Asia/Shanghai"  # days are local calendar days
+    # Emergency recruitment: the share of called donors who come, when the warehouse has no
+    # record of earlier calls (the observed rate replaces it when known).
+    default_turn_up_rate: float = Field(default=0.3, gt=0, le=1)
+    recruit_horizon_days: int = Field(default=7, ge=1)  # the gap to close: days ahead counted
+    # Lookback notices to hospitals: a hospital that has not acknowledged within this many
+    # hours is reminded, then again every reminder_every_hours.
+    notice_ack_due_hours: float = Field(default=48.0, gt=0)
+    notice_reminder_every_hours: float = Field(default=24.0, gt=0)
+    notice_check_seconds: float = Field(default=3600.0, gt=0)

@@ -36,6 +36,8 @@ from models.alerts import Alert
 from models.donor_history import LookbackRequest
 from models.isbt128 import parse_din
 from models.lifecycle import RECALLABLE, Policy, Status, UnitState, fold, from_ms, iso, to_ms
+from streams.lookback_notices import NOTICE_COLUMNS as HOSPITAL_NOTICE_COLUMNS
+from streams.lookback_notices import notice_status, plan_notices
 from streams.sinks.warehouse import WarehouseSink
 from streams.trace import POINT_READ, _dt, unit_facts
 
@@ -225,6 +227,9 @@ class Opened:
     notices: list[tuple[bytes, bytes]]  # (key, wire event) for the recalls topic
     tables: dict[str, tuple[list[str], list[tuple[Any, ...]]]]
     alert: Alert
+    # (hospital, notice) for the notices topic: each hospital that issued or transfused a
+    # component in scope (streams/lookback_notices.py).
+    hospital_notices: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -381,6 +386,15 @@ def plan_lookback(
         },
         dedup_key=lookback_id,
     )
+    hospital_notices, hospital_rows = plan_notices(
+        lookback_id,
+        reason,
+        [i for d in scope.donations for i in d.items],
+        settings,
+        now=now,
+        partition=partition,
+        offset=offset,
+    )
     return Opened(
         lookback_id,
         scope,
@@ -389,9 +403,11 @@ def plan_lookback(
         {
             "lookback_units": (UNIT_COLUMNS, unit_rows),
             "recall_notices": (NOTICE_COLUMNS, notice_rows),
+            "lookback_notices": (HOSPITAL_NOTICE_COLUMNS, hospital_rows),
             "lookbacks": (LOOKBACK_COLUMNS, [lookback_row]),
         },
         alert,
+        hospital_notices,
     )
 
 
@@ -526,6 +542,7 @@ def show_lookback(
         "status": "open" if still_open else "closed",
         "open_recalls": len(still_open),
         "recipients_to_notify": recipients,
+        "hospital_notices": notice_status(client, [header["lookback_id"]], from_ms(now)),
         "components_in_scope": components,
     }
 

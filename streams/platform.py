@@ -43,6 +43,12 @@ log = logging.getLogger("bloodtrace.platform")
 SCHEDULED_JOBS: list[tuple[str, str, Callable[[Settings], float]]] = [
     ("quality", "expectations.runner:scheduled_quality_run", lambda s: s.quality.schedule_seconds),
     ("dbt", "infra.dbt_runner:scheduled_dbt_build", lambda s: s.dbt.schedule_seconds),
+    ("supply", "streams.supply:scheduled_forecast", lambda s: s.supply.schedule_seconds),
+    (
+        "lookback-reminders",
+        "streams.lookback_notices:scheduled_reminders",
+        lambda s: s.supply.notice_check_seconds,
+    ),
 ]
 
 

@@ -104,6 +104,7 @@ def register(ctx: PlatformContext) -> None:
         donors_name, value_type=bytes, key_type=bytes, internal=True, partitions=partitions
     )
     recalls_name = settings.topic("recalls")
+    notices_name = settings.topic("notices")
     units = app.Table(
         "lifecycle-units",
         partitions=partitions,
@@ -192,6 +193,8 @@ def register(ctx: PlatformContext) -> None:
                 continue
             if opened.notices:
                 ctx.forward(recalls_name, opened.notices)
+            if opened.hospital_notices:
+                ctx.forward(notices_name, opened.hospital_notices)
             write_lookback(sinks["lookbacks"], opened)
             ctx.raise_alerts([opened.alert])
             log.warning(

@@ -59,6 +59,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "lookbacks": ("lookback_id",),
     "lookback_units": ("lookback_id", "din", "product_code"),
     "recall_notices": ("recall_id", "din", "product_code"),
+    "lookback_notices": ("notice_id",),
     **{spec.table: ("event_id",) for spec in TABLES.values()},
 }
 # Columns of ClickHouse type UUID (their parameters are typed so the primary key is used).

@@ -27,7 +27,8 @@ from harness import (
 
 from sdk.producer import Producer
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
+# Its platforms own their chDB whatever the profile: one pass is enough.
+pytestmark = [pytest.mark.integration, pytest.mark.any_profile, pytest.mark.timeout(1800)]
 
 N, RESENT, KILLS, AFTER_RESET = 20_000, 1_000, 20, 2_000
 

@@ -23,7 +23,7 @@ from infra.broker import ensure_topics
 from infra.warehouse import thread_client
 from sdk.producer import Producer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.any_profile]
 N = 3000
 
 

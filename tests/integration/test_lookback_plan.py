@@ -127,7 +127,7 @@ def test_written_lookback_is_tracked_until_quarantined(warehouse_settings: Setti
     opened = plan_lookback(client, request(), warehouse_settings, partition=0, offset=7)
     sink = WarehouseSink(client, "lifecycle.donors")
     written = write_lookback(sink, opened)
-    assert written == 1 + 3 + 1  # the lookback, three items in scope, one recall
+    assert written == 1 + 3 + 1 + 1  # the lookback, three items in scope, one recall, one notice
     assert write_lookback(WarehouseSink(client, "lifecycle.donors"), opened) == 0  # replay
 
     shown = show_lookback(client, opened.lookback_id, warehouse_settings)

@@ -16,7 +16,7 @@ from harness import embedded_settings, settings_env, start_process_platform
 
 from infra.objectstore import pid_alive
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.any_profile]
 
 
 def _listening(port: int) -> bool:

@@ -10,7 +10,7 @@
 --     the product: counted once, when its component is recorded or when it is discarded).
 -- Units discarded: the units of the type discarded that month, by cause, wherever discarded.
 -- Units as everywhere (macros/units.sql): a component counts its parent donation's units.
-{{ config(materialized='table', engine='MergeTree()', order_by='(waste_month, county_code, component_type, cause)') }}
+{{ config(materialized=bt_materialized('table'), engine='MergeTree()', order_by='(waste_month, county_code, component_type, cause)') }}
 
 with
 

@@ -113,17 +113,36 @@ pairs as (
 
 ),
 
--- everyone who donated up to the end of each figure year, with their age in that year
+-- everyone who donated up to the end of each figure year, with their age in that year: one
+-- row per donor and year from their first donation on (no join on years: a province has
+-- millions of donors), aged from their latest donation up to that year
+donor_years as (
+
+    select donor_id, collected_year, argMax(donor_age, collected_at) as age
+    from donations
+    group by donor_id, collected_year
+
+),
+
+donor_histories as (
+
+    select donor_id, arraySort(groupArray((collected_year, age))) as history,
+        min(collected_year) as first_year
+    from donor_years
+    group by donor_id
+
+),
+
 donors_by_year as (
 
     select
-        figure_years.figure_year as figure_year,
-        donations.donor_id as donor_id,
-        argMax(donations.donor_age, donations.collected_at)
-            + (figure_years.figure_year - max(donations.collected_year)) as age_in_year
-    from figure_years
-    inner join donations on donations.collected_year <= figure_years.figure_year
-    group by figure_year, donor_id
+        donor_id,
+        arrayJoin(range(
+            toUInt32(first_year), toUInt32((select last_year from data_years)) + 1
+        )) as figure_year,
+        arrayFilter(h -> h.1 <= figure_year, history)[-1] as latest,
+        toInt32(latest.2) + (toInt32(figure_year) - toInt32(latest.1)) as age_in_year
+    from donor_histories
 
 ),
 
