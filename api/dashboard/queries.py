@@ -34,6 +34,9 @@ SEVERITIES = ("critical", "warning", "info")
 # acknowledgement yet: an alert is live until it ages out of this window).
 OPEN_ALERT_DAYS = 7
 RED_CELLS = "red_cells"
+ALL_CAUSES = "all"  # wastage_monthly's row of every cause together
+# The speech's figures per (year, baseline year), when the marts have them (dbt marts/speech).
+SPEECH_MART = "speech_figures_by_year"
 # The inventory history shows at most this many days up to the period's last stock day.
 HISTORY_DAYS = 92
 
@@ -210,7 +213,7 @@ class MartQueries:
             "counties": self.counties(),
             "default_period": str(latest),
             "default_baseline": self.default_baseline(latest),
-            "has_speech_figures_mart": self.has_table(self.marts, "speech_figures"),
+            "has_speech_figures_mart": self.has_table(self.marts, SPEECH_MART),
         }
 
     def latest_year(self) -> int:
@@ -261,16 +264,39 @@ class MartQueries:
         )
         return float(value or 0)
 
-    def _discarded(self, period: Period, county: str | None) -> float:
-        value = self.scalar(
-            f"select sum(discarded_units) from {self.marts}.wastage_monthly "
-            f"where waste_month >= {{s:Date}} and waste_month < {{e:Date}}"
-            + self._county_clause(county),
+    def _wastage(self, period: Period, county: str | None) -> tuple[float, float | None]:
+        """(units discarded, wastage rate %) in the period. The city: wastage_monthly's
+        all-causes rows (rate = units discarded / units produced). A county: units discarded
+        at its facilities (wastage_by_facility_monthly); for a whole year its rate is the
+        scorecard's (discards of what its sites collected / what they produced)."""
+        if county is None:
+            row = self.rows(
+                f"select sum(discarded_units) as discarded, sum(produced_units) as produced "
+                f"from {self.marts}.wastage_monthly where cause = {{all:String}} "
+                f"and waste_month >= {{s:Date}} and waste_month < {{e:Date}}",
+                all=ALL_CAUSES,
+                s=period.start,
+                e=period.end,
+            )[0]
+            discarded, produced = float(row["discarded"] or 0), float(row["produced"] or 0)
+            return discarded, round(discarded / produced * 100, 2) if produced else None
+        discarded = self.scalar(
+            f"select sum(discarded_units) from {self.marts}.wastage_by_facility_monthly "
+            f"where waste_month >= {{s:Date}} and waste_month < {{e:Date}} "
+            f"and county_code = {{county:String}}",
             s=period.start,
             e=period.end,
             county=county,
         )
-        return float(value or 0)
+        rate = None
+        if period.month is None:
+            rate = self.scalar(
+                f"select any(wastage_rate_pct) from {self.marts}.county_scorecard "
+                f"where score_year = {{y:UInt16}} and county_code = {{county:String}}",
+                y=period.year,
+                county=county,
+            )
+        return float(discarded or 0), rate
 
     @staticmethod
     def _growth(now: float, then: float) -> float | None:
@@ -279,7 +305,7 @@ class MartQueries:
     def headline(self, period: Period, county: str | None, baseline: int | None) -> dict[str, Any]:
         collected = self._collected(period, county)
         transfused = self._transfused(period, county)
-        discarded = self._discarded(period, county)
+        discarded, wastage_rate = self._wastage(period, county)
         out: dict[str, Any] = {
             "period": str(period),
             "county": county,
@@ -290,10 +316,7 @@ class MartQueries:
             "clinical_use_units": round(transfused, 3),
             "gap_units": round(transfused - collected["units"], 3),
             "discarded_units": round(discarded, 3),
-            # Wastage rate: units discarded in the period / units collected in the period.
-            "wastage_rate_pct": round(discarded / collected["units"] * 100, 2)
-            if collected["units"]
-            else None,
+            "wastage_rate_pct": wastage_rate,
             "donations_growth_pct": None,
             "collection_growth_pct": None,
             "clinical_use_growth_pct": None,
@@ -476,16 +499,37 @@ class MartQueries:
         return out
 
     def speech_figures(self, year: int, baseline: int | None) -> dict[str, Any]:
-        """The blanks of the city speech, filled: from the ``speech_figures`` mart when it
-        exists, else computed here from the other marts."""
-        if self.has_table(self.marts, "speech_figures"):
-            rows = self.rows(f"select * from {self.marts}.speech_figures")
-            return {
-                "source": "speech_figures",
-                "year": year,
-                "baseline_year": baseline,
-                "figures": rows,
-            }
+        """The blanks of the city speech, filled: from the ``speech_figures_by_year`` mart
+        when it holds the year and baseline, else computed here from the other marts."""
+        if baseline is not None and self.has_table(self.marts, SPEECH_MART):
+            rows = self.rows(
+                f"select figure, value, then_value from {self.marts}.{SPEECH_MART} "
+                f"where figure_year = {{y:UInt32}} and baseline_year = {{b:UInt32}}",
+                y=year,
+                b=baseline,
+            )
+            if rows:
+                now = {r["figure"]: r["value"] for r in rows}
+                then = {r["figure"]: r["then_value"] for r in rows}
+
+                def pair(figure: str) -> dict[str, Any]:
+                    return {str(baseline): then.get(figure), str(year): now.get(figure)}
+
+                return {
+                    "source": SPEECH_MART,
+                    "year": year,
+                    "baseline_year": baseline,
+                    "figures": {
+                        "clinical_use_units": now.get("clinical_use_units"),
+                        "clinical_use_growth_pct": now.get("clinical_use_growth_pct"),
+                        "collection_growth_pct": now.get("collection_growth_pct"),
+                        "discarded_units": now.get("discarded_storage_and_test_units"),
+                        "student_share_pct": pair("student_share_pct"),
+                        "employee_share_pct": pair("employee_share_pct"),
+                        "ever_donated_pct": now.get("eligible_ever_donated_pct"),
+                        "never_donated_pct": now.get("eligible_never_donated_pct"),
+                    },
+                }
         period = Period(year)
         head = self.headline(period, None, baseline)
         shares = self.group_shares([y for y in (baseline, year) if y is not None])
@@ -605,8 +649,9 @@ class MartQueries:
 
     # ---- wastage ---------------------------------------------------------------------------
     def wastage(self, period: Period, county: str | None) -> dict[str, Any]:
+        # Every breakdown from one mart (by facility, with its county), so they add up.
         base = (
-            f"from {self.marts}.wastage_monthly where waste_month >= {{s:Date}} "
+            f"from {self.marts}.wastage_by_facility_monthly where waste_month >= {{s:Date}} "
             f"and waste_month < {{e:Date}}" + self._county_clause(county)
         )
         args = {"s": period.start, "e": period.end, "county": county}
@@ -681,19 +726,22 @@ class MartQueries:
 
     # ---- counties --------------------------------------------------------------------------
     def scorecard(self, year: int) -> dict[str, Any]:
+        """The county assessment (county_scorecard) with the service network's sites."""
         rows = self.rows(
             f"select s.county_code as county_code, s.county_name as county_name, "
-            f"s.population as population, s.donations as donations, "
-            f"s.donations_per_1000 as donations_per_1000, s.growth_pct as growth_pct, "
-            f"s.repeat_donor_share_pct as repeat_donor_share_pct, "
-            f"s.wastage_rate_pct as wastage_rate_pct, s.days_below_warning as days_below_warning,"
-            f" s.overall_rank as overall_rank, s.rank_donations as rank_donations, "
+            f"s.population as population, s.baseline_year as baseline_year, "
+            f"s.donations as donations, s.donations_per_1000 as donations_per_1000, "
+            f"s.growth_pct as growth_pct, s.repeat_donor_share_pct as repeat_donor_share_pct, "
+            f"s.penetration_pct as penetration_pct, s.wastage_rate_pct as wastage_rate_pct, "
+            f"s.days_below_line_pct as days_below_line_pct, s.overall_rank as overall_rank, "
+            f"s.overall_note as overall_note, s.rank_donations as rank_donations, "
             f"n.sites as sites, n.sites_per_10k_residents as sites_per_10k_residents, "
             f"n.access_rank as access_rank "
             f"from {self.marts}.county_scorecard as s left join "
             f"(select * from {self.marts}.service_network_county "
             f"where service_year = {{y:UInt16}}) as n on n.county_code = s.county_code "
-            f"where s.score_year = {{y:UInt16}} order by overall_rank, county_code",
+            f"where s.score_year = {{y:UInt16}} "
+            f"order by overall_rank is null, overall_rank, county_code",
             y=year,
         )
         return {"year": year, "counties": rows}

@@ -1,7 +1,8 @@
 """The speech figures as sentences a leader can read out (the first seed's blanks, filled).
 
-``speech_sentences(speech, lang)`` turns the answer of MartQueries.speech into sentences in
-Chinese (default) or English. A figure the marts cannot give yet leaves its sentence out rather
+``speech_sentences(speech, lang)`` turns the figures of MartQueries.speech_figures (from the
+speech_figures_by_year mart, or computed from the other marts) into sentences in Chinese
+(default) or English. A figure the marts cannot give yet leaves its sentence out rather
 than printing a blank.
 """
 
@@ -33,8 +34,6 @@ def _change(pct: float | None, lang: str) -> str:
 
 
 def speech_sentences(speech: dict[str, Any], lang: str = "zh") -> list[str]:
-    if speech.get("source") == "speech_figures":
-        return _from_mart(speech["figures"], lang)
     f = speech["figures"]
     year, base = speech["year"], speech["baseline_year"]
     zh = lang == "zh"
@@ -97,17 +96,4 @@ def speech_sentences(speech: dict[str, Any], lang: str = "zh") -> list[str]:
             else f"Of the city's eligible residents aged 18-55, only {_fmt(ever, 2)}% have ever "
             f"donated; more than {never}% never have."
         )
-    return out
-
-
-def _from_mart(rows: list[dict[str, Any]], lang: str) -> list[str]:
-    """Rows of the speech_figures mart: its own sentences when it has them, else
-    ``name: value`` per figure."""
-    key = "sentence_zh" if lang == "zh" else "sentence_en"
-    out = []
-    for row in rows:
-        if row.get(key):
-            out.append(str(row[key]))
-        else:
-            out.append("; ".join(f"{k}: {v}" for k, v in row.items() if v is not None))
     return out

@@ -103,8 +103,9 @@ def dash(
         for start in range(0, len(late), 500):
             response = httpx.post(f"{handle.url}/v1/events", json=late[start : start + 500])
             assert response.status_code == 200, response.text
-        wait_until(
-            lambda: httpx.get(f"{handle.url}/v1/alerts?limit=1").json()["total"] > 0,
+        handle.wait_idle(180)  # every streamed event processed...
+        wait_until(  # ...and its alerts stored (the alerts topic has a consumer of its own)
+            lambda: httpx.get(f"{handle.url}/v1/alerts?limit=1").json()["total"] >= 20,
             120,
             what="alerts raised by the processors",
         )
@@ -145,6 +146,16 @@ def test_every_panel_endpoint_answers_with_data(dash: ThreadPlatform) -> None:
     speech = get(dash, "/v1/marts/speech")
     assert speech["year"] == YEAR and speech["baseline_year"] == BASELINE
     assert len(speech["sentences"]["zh"]) >= 4 and len(speech["sentences"]["en"]) >= 4
+    # The speech panel reads the speech_figures_by_year mart (the figures `bloodtrace figures`
+    # prints) when it holds the year and baseline.
+    assert speech["source"] == "speech_figures_by_year"
+    mart = get(dash, f"/v1/figures?year={YEAR}&baseline={BASELINE}")["figures"]
+    by_name = {f["figure"]: f for f in mart}
+    assert speech["figures"]["clinical_use_units"] == by_name["clinical_use_units"]["value"]
+    assert speech["figures"]["student_share_pct"] == {
+        str(BASELINE): by_name["student_share_pct"]["then_value"],
+        str(YEAR): by_name["student_share_pct"]["value"],
+    }
 
 
 def test_headline_figures_equal_the_marts(dash: ThreadPlatform) -> None:
@@ -168,6 +179,13 @@ def test_headline_figures_equal_the_marts(dash: ThreadPlatform) -> None:
     assert city["clinical_use_units"] == pytest.approx(demand, abs=1e-3)
     assert city["collection_growth_pct"] == pytest.approx(supply_growth, abs=0.01)
     assert city["clinical_use_growth_pct"] == pytest.approx(demand_growth, abs=0.01)
+    [(discarded, produced)] = sql(
+        s,
+        f"select sum(discarded_units), sum(produced_units) from {marts}.wastage_monthly "
+        f"where cause = 'all' and toYear(waste_month) = {YEAR}",
+    )
+    assert city["discarded_units"] == pytest.approx(discarded, abs=1e-3)
+    assert city["wastage_rate_pct"] == pytest.approx(discarded / produced * 100, abs=0.01)
 
 
 def test_alerts_are_paged_newest_first_and_filtered(dash: ThreadPlatform) -> None:
@@ -252,7 +270,9 @@ def test_cli_alerts_and_report_through_the_platform(dash: ThreadPlatform, tmp_pa
 
 # ---- the page, in headless Chromium --------------------------------------------------------
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(warehouse_profile: str) -> Iterator[Any]:
+    if warehouse_profile == "server":
+        pytest.skip("the page does not depend on the warehouse profile: ran in the embedded pass")
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail("Debian's chromium is missing: `make test` installs it (make browsers)")
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
@@ -386,8 +406,8 @@ def test_figures_on_the_page_equal_the_marts(dash: ThreadPlatform, page: Any) ->
     for row in p.locator("#t-counties tr[data-county]").all():
         cells = row.locator("td").all_inner_texts()
         rank, per_1000 = card[row.get_attribute("data-county")]
-        assert int(cells[0]) == rank
-        assert float(cells[2]) == pytest.approx(per_1000, abs=0.005)
+        assert cells[0] == ("—" if rank is None else str(rank))
+        assert float(cells[2]) == pytest.approx(per_1000 or 0, abs=0.005 + 1e-9)  # shown to 0.01
     # The red-cell days of supply on the last stock day, from inventory_daily.
     [(days,)] = sql(
         s,
@@ -402,7 +422,9 @@ def test_a_din_opens_the_units_trace(dash: ThreadPlatform, page: Any) -> None:
     p, _ = page
     p.goto(f"{dash.url}/")
     ready(p)
-    link = p.locator("#t-alerts a.trace").first
+    # Quality findings always name a unit; which alerts are newest (some name none) depends
+    # on the processors' timing.
+    link = p.locator("#t-findings a.trace").first
     din = link.get_attribute("data-din")
     link.click()
     p.wait_for_selector("#modal-body table tr:nth-child(2)")

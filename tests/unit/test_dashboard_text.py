@@ -64,12 +64,3 @@ def test_speech_sentences_in_english() -> None:
 def test_a_figure_the_marts_lack_leaves_its_sentence_out() -> None:
     sparse = {**FIGURES, "baseline_year": None, "figures": {"clinical_use_units": 10.0}}
     assert speech_sentences(sparse) == ["2024年,全市临床用血量达到10.0单位。"]
-
-
-def test_the_speech_figures_mart_speaks_for_itself() -> None:
-    mart = {
-        "source": "speech_figures",
-        "figures": [{"sentence_zh": "甲。", "sentence_en": "A."}, {"figure": "x", "value": 1}],
-    }
-    assert speech_sentences(mart) == ["甲。", "figure: x; value: 1"]
-    assert speech_sentences(mart, "en")[0] == "A."

@@ -23,9 +23,9 @@
       days: "天", level_normal: "正常", level_tight: "偏紧", level_short: "紧张",
       level_critical: "告急", warning_line: "警戒线", cumulative: "累计占比",
       by_cause: "按原因(帕累托)", by_component: "按成分", by_facility: "按机构",
-      first_time: "初次献血", repeat: "重复献血", share: "占比", penetration: "适龄人群献血率(累计)",
+      first_time: "初次献血", repeat: "重复献血", share: "占比", penetration: "适龄人群献血率(累计)", pen_short: "献血率",
       rank: "排名", county_name: "县区", per1000: "千人口献血", per10k: "万人口献血点",
-      growth: "增长", repeat_share: "重复献血占比", wastage_rate: "报废率", days_below: "低于警戒线天数",
+      growth: "增长", repeat_share: "重复献血占比", wastage_rate: "报废率", days_below: "低于警戒线天数占比",
       sites: "献血点", hospitals: "医院", donations: "献血人次", transfused: "输注(单位)",
       time: "时间", severity: "级别", rule: "规则", message: "内容", unit: "血液", trace: "追溯",
       critical: "严重", warning: "警告", info: "提示", prev: "上一页", next: "下一页",
@@ -52,9 +52,10 @@
       warning_line: "warning line", cumulative: "cumulative share", by_cause: "By cause (Pareto)",
       by_component: "By component", by_facility: "By facility", first_time: "First-time",
       repeat: "Repeat", share: "share", penetration: "Eligible residents who ever donated",
+      pen_short: "Penetration",
       rank: "Rank", county_name: "County", per1000: "Donations per 1,000",
       per10k: "Sites per 10,000", growth: "Growth", repeat_share: "Repeat share",
-      wastage_rate: "Wastage", days_below: "Days below warning", sites: "Donation sites",
+      wastage_rate: "Wastage", days_below: "Days below line", sites: "Donation sites",
       hospitals: "Hospitals", donations: "Donations", transfused: "Transfused (units)",
       time: "Time", severity: "Severity", rule: "Rule", message: "Message", unit: "Unit",
       trace: "trace", critical: "critical", warning: "warning", info: "info", prev: "Previous",
@@ -367,7 +368,7 @@
     var onMap = features && rows.length && rows.every(function (r) { return features[r.county_code]; });
     var o;
     if (onMap) {
-      var values = rows.map(function (r) { return r.donations_per_1000; });
+      var values = rows.map(function (r) { return r.donations_per_1000 || 0; });
       o = {
         title: { text: t("per1000"), textStyle: { fontSize: 13 } },
         tooltip: { trigger: "item", formatter: function (p) {
@@ -400,14 +401,18 @@
     c.off("click");
     c.on("click", function (p) { if (p.data && p.data.code) selectCounty(p.data.code); });
     var head = "<tr><th>" + t("rank") + "</th><th>" + t("county_name") + '</th><th class="num">' + t("per1000") +
-      '</th><th class="num">' + t("growth") + '</th><th class="num">' + t("repeat_share") + '</th><th class="num">' +
+      '</th><th class="num">' + t("growth") + '</th><th class="num">' + t("repeat_share") + '</th><th class="num">' + t("pen_short") +
+      '</th><th class="num">' +
       t("wastage_rate") + '</th><th class="num">' + t("days_below") + '</th><th class="num">' + t("per10k") + "</th></tr>";
     $("t-counties").innerHTML = head + rows.map(function (r) {
       return '<tr class="clickable' + (r.county_code === state.county ? " selected" : "") + '" data-county="' +
-        esc(r.county_code) + '"><td>' + r.overall_rank + "</td><td>" + esc(r.county_name) + '</td><td class="num">' +
+        esc(r.county_code) + '"><td title="' + esc(r.overall_note || "") + '">' +
+        (r.overall_rank == null ? "—" : r.overall_rank) + "</td><td>" + esc(r.county_name) + '</td><td class="num">' +
         num(r.donations_per_1000, 2) + '</td><td class="num">' + pct(r.growth_pct) + '</td><td class="num">' +
-        num(r.repeat_donor_share_pct, 1) + '%</td><td class="num">' + num(r.wastage_rate_pct, 2) + '%</td><td class="num">' +
-        r.days_below_warning + '</td><td class="num">' + num(r.sites_per_10k_residents, 3) + "</td></tr>";
+        num(r.repeat_donor_share_pct, 1) + '%</td><td class="num">' + num(r.penetration_pct, 2) +
+        '%</td><td class="num">' + num(r.wastage_rate_pct, 2) + '%</td><td class="num">' +
+        (r.days_below_line_pct == null ? "—" : num(r.days_below_line_pct, 1) + "%") + '</td><td class="num">' +
+        num(r.sites_per_10k_residents, 3) + "</td></tr>";
     }).join("");
     Array.prototype.forEach.call($("t-counties").querySelectorAll("tr[data-county]"), function (tr) {
       tr.addEventListener("click", function () { selectCounty(tr.dataset.county); });
