@@ -63,6 +63,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/donors/{donor}/trace"): Rule(TRACERS),
     ("GET", "/v1/lookbacks"): Rule(TRACERS),
     ("GET", "/v1/lookbacks/{lookback_id}"): Rule(TRACERS),
+    ("GET", "/v1/lookbacks/{lookback_id}/notices"): Rule(TRACERS),
+    ("GET", "/v1/supply/recruit"): Rule(TRACERS),  # donors to call: people, not figures
+    ("GET", "/v1/supply/forecast"): Rule(READERS),
     # figures, quality, inventory, dashboard: at least a viewer
     ("GET", "/v1/quality/runs"): Rule(READERS),
     ("GET", "/v1/quality/findings"): Rule(READERS),

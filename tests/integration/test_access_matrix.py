@@ -39,14 +39,16 @@ def expected(method: str, path: str) -> frozenset[str]:
         return EVERYONE
     if path == "/v1/events":
         return frozenset(("emitter", "administrator"))
-    if path.endswith("/trace") or path.startswith("/v1/lookbacks"):
+    if path.endswith("/trace") or path.startswith(("/v1/lookbacks", "/v1/supply/recruit")):
         return frozenset(("quality_officer", "administrator"))
     if path.startswith("/v1/admin/") or method == "POST":
         return frozenset(("administrator",))
     if path == "/v1/whoami":
         return frozenset(ROLES)
     if path.startswith(("/v1/marts", "/v1/dashboard", "/v1/alerts", "/v1/findings")) or (
-        path.startswith(("/v1/quality", "/v1/inventory", "/v1/coldchain", "/v1/figures"))
+        path.startswith(
+            ("/v1/quality", "/v1/inventory", "/v1/coldchain", "/v1/figures", "/v1/supply/forecast")
+        )
         or path == "/v1/status"
     ):
         return READERS
