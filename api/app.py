@@ -41,6 +41,7 @@ ROUTERS: list[str] = [
     "api.routes.alerts",
     "api.routes.dashboard",
     "api.routes.admin",
+    "api.routes.session",
 ]
 # How many of a request's validation errors an answer lists.
 MAX_ERRORS_SHOWN = 10

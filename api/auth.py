@@ -9,6 +9,7 @@ the token) and counted (bloodtrace_auth_refusals{reason}).
 from __future__ import annotations
 
 import contextlib
+import hmac
 import ipaddress
 import logging
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ class Rule:
 
 
 PUBLIC = Rule(public=True)
+SESSION_COOKIE = "bt_session"
+CSRF_COOKIE = "bt_csrf"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 LOCAL_OPS = Rule(roles=ADMINS, local_ops=True)
 
 ACCESS: dict[tuple[str, str], Rule] = {
@@ -99,6 +103,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
         )
     },
     # page shells and the API description: no data in them
+    ("POST", "/v1/session"): PUBLIC,  # sign-in itself (failures locked out)
+    ("POST", "/v1/session/logout"): PUBLIC,
+    ("GET", "/signin"): PUBLIC,
     ("GET", "/"): PUBLIC,
     ("GET", "/dashboard"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
@@ -156,6 +163,20 @@ async def authorize(request: Request) -> None:
     if rule.local_ops and settings.ops_open_locally and _is_loopback(client):
         return
     token = bearer_token(request)
+    if token is None and request.cookies.get(SESSION_COOKIE):
+        # A signed-in browser: a change must echo the CSRF cookie in a header, which another
+        # site's page cannot read (double submit; the cookies are SameSite=Strict as well).
+        token = request.cookies[SESSION_COOKIE]
+        csrf = request.cookies.get(CSRF_COOKIE, "")
+        if request.method not in SAFE_METHODS and (
+            not csrf or not hmac.compare_digest(request.headers.get("x-csrf-token", ""), csrf)
+        ):
+            raise refuse(
+                request,
+                Forbidden("A signed-in change needs the X-CSRF-Token header (the page sends it)."),
+                "csrf",
+                client or "unknown",
+            )
     if token is None:
         raise refuse(
             request,

@@ -190,3 +190,10 @@ class InvalidCredentialRequest(BloodtraceError):
     """A credential asked for that cannot be made (a facility-less emitter, a taken id)."""
 
     http_status = 422
+
+
+class TooManyAttempts(BloodtraceError):
+    """Locked out after repeated failed sign-ins, or over a rate limit (HTTP 429)."""
+
+    exit_code = 5
+    http_status = 429

@@ -135,6 +135,10 @@ class AuthSettings(BaseModel):
     # Creates this administrator at start if no credential with its id exists (a deployment's
     # first administrator; the demo and the tests use it). A bt_<id>_<secret> token.
     bootstrap_admin_token: SecretStr | None = None
+    # Dashboard sign-in: this many wrong tokens from one address within lockout_seconds lock
+    # that address out until the oldest failure is that old.
+    lockout_failures: PositiveInt = 5
+    lockout_seconds: PositiveFloat = 900.0
     # The master key facilities' Kafka signing keys derive from (infra/signing.py): platform
     # processes only, never emitters. In embedded mode generated under data_dir if unset.
     signing_key: SecretStr | None = None

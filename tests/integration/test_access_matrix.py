@@ -29,6 +29,7 @@ ROLES = ("emitter", "viewer", "quality_officer", "administrator")
 EVERYONE = frozenset((ANON, *ROLES))
 READERS = frozenset(("viewer", "quality_officer", "administrator"))
 OPEN_PATHS = {"/", "/dashboard", "/docs", "/openapi.json", "/static", "/health", "/metrics"}
+OPEN_PATHS |= {"/signin", "/v1/session", "/v1/session/logout"}  # sign-in: locked out on failures
 # Permitted POSTs that would start real work: their permission is checked on the rule only.
 WORK = re.compile(r"^/v1/(jobs|dbt|quality/runs|inventory/rebuild|admin/)")
 
@@ -179,3 +180,39 @@ def test_a_revoked_credential_stops_working_on_every_worker(
         platform.settings.auth.cache_seconds + 5,
         what="the revocation on the serving worker",
     )
+
+
+def test_dashboard_sign_in_cookie_csrf_logout_and_lockout(
+    platform: ThreadPlatform, tokens: dict[str, str | None]
+) -> None:
+    with httpx.Client(base_url=platform.url, headers=_headers(None), timeout=30) as browser:
+        assert browser.get("/v1/status").status_code == 401
+        signed = browser.post("/v1/session", json={"token": tokens["viewer"]})
+        assert signed.status_code == 200 and signed.json()["role"] == "viewer"
+        assert "httponly" in signed.headers["set-cookie"].lower()
+        assert browser.get("/v1/status").status_code == 200  # the cookie signs requests
+        assert browser.get("/v1/units/G123426000001X/trace").status_code == 403  # a viewer
+        logged_out = browser.post("/v1/session/logout")
+        assert logged_out.status_code == 200
+        browser.cookies.clear()  # as the browser does on the answer's expired cookies
+        assert browser.get("/v1/status").status_code == 401
+
+    # A change signed by cookie needs the CSRF header.
+    with httpx.Client(base_url=platform.url, headers=_headers(None), timeout=30) as admin:
+        admin.post("/v1/session", json={"token": ADMIN_TOKEN}).raise_for_status()
+        body = {"kind": "person", "name": "x", "role": "viewer"}
+        assert admin.post("/v1/admin/credentials", json=body).status_code == 403
+        csrf = {"X-CSRF-Token": admin.cookies["bt_csrf"]}
+        assert admin.post("/v1/admin/credentials", json=body, headers=csrf).status_code == 200
+
+    # Repeated failures lock the address out, even for a right token afterwards.
+    limit = platform.settings.auth.lockout_failures
+    with httpx.Client(base_url=platform.url, headers=_headers(None), timeout=30) as guesser:
+        for n in range(limit):
+            wrong = guesser.post("/v1/session", json={"token": f"bt_guess{n:04d}_" + "x" * 20})
+            assert wrong.status_code == 401
+        locked = guesser.post("/v1/session", json={"token": tokens["viewer"]})
+        assert locked.status_code == 429
+    metrics = httpx.get(f"{platform.url}/metrics", timeout=10).text
+    assert 'bloodtrace_auth_refusals_total{reason="locked_out"}' in metrics
+    assert 'bloodtrace_auth_refusals_total{reason="csrf"}' in metrics
