@@ -12,6 +12,8 @@ import contextlib
 import hmac
 import ipaddress
 import logging
+import threading
+import time
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -19,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import platform
 from infra.auth import LOCAL, Principal, Role
-from infra.errors import BloodtraceError, Forbidden, Unauthenticated
+from infra.errors import BloodtraceError, Forbidden, TooManyAttempts, Unauthenticated
 
 log = logging.getLogger("bloodtrace.auth")
 
@@ -202,7 +204,40 @@ async def authorize(request: Request) -> None:
             "role",
             principal.label,
         )
+    bucket = f"{id(platform())}:{principal.id}"  # per platform instance (tests run several)
+    if not _buckets.take(bucket, settings.rate_per_second, settings.rate_burst):
+        raise refuse(
+            request,
+            TooManyAttempts(
+                f"Over {settings.rate_per_second:g} requests a second for this credential.",
+                hint="Slow down, or send bigger batches (POST /v1/events takes up to 2,000).",
+            ),
+            "rate_limited",
+            principal.label,
+        )
     request.state.principal = principal
+
+
+class TokenBuckets:
+    """Per-credential token buckets (in this worker)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[float, float]] = {}  # id -> (tokens, at)
+
+    def take(self, key: str, rate: float, burst: int) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            tokens, at = self._state.get(key, (float(burst), now))
+            tokens = min(float(burst), tokens + (now - at) * rate)
+            if tokens < 1:
+                self._state[key] = (tokens, now)
+                return False
+            self._state[key] = (tokens - 1, now)
+            return True
+
+
+_buckets = TokenBuckets()
 
 
 def principal_of(request: Request) -> Principal:

@@ -137,6 +137,10 @@ class AuthSettings(BaseModel):
     bootstrap_admin_token: SecretStr | None = None
     # Dashboard sign-in: this many wrong tokens from one address within lockout_seconds lock
     # that address out until the oldest failure is that old.
+    # Requests per second each credential (a facility's system or a person) may make, with
+    # bursts up to rate_burst; over it: 429 with Retry-After (per worker).
+    rate_per_second: PositiveFloat = 50.0
+    rate_burst: PositiveInt = 200
     lockout_failures: PositiveInt = 5
     lockout_seconds: PositiveFloat = 900.0
     # The master key facilities' Kafka signing keys derive from (infra/signing.py): platform
