@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.errors import ConfigError, InvalidSettings
+from infra.transport import KafkaSecurity
 from models.rules import (
     ColdChainRules,
     DbtRules,
@@ -48,7 +49,7 @@ ENV_PREFIX = "BLOODTRACE_"
 WAREHOUSE_SCHEMES = ("chdb://", "http://", "https://")
 Port = Annotated[int, Field(ge=1, le=65535)]
 # Settings whose value must never be repeated in an error message.
-SECRET_FIELDS = {"warehouse_url", "pseudonym_key", "auth"}
+SECRET_FIELDS = {"warehouse_url", "pseudonym_key", "auth", "kafka"}
 _HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -228,6 +229,12 @@ class Settings(BaseSettings):
     quality: QualityRules = Field(default_factory=QualityRules)
     dbt: DbtRules = Field(default_factory=DbtRules)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    # Kafka SASL/SCRAM and TLS (infra/transport.py): BLOODTRACE_KAFKA__SECURITY_PROTOCOL=...
+    kafka: KafkaSecurity = Field(default_factory=KafkaSecurity)
+    # ClickHouse over https://: the CA of its certificate (default: the system's), and the
+    # password from a file instead of the URL (never logged).
+    warehouse_ca_file: Path | None = None
+    warehouse_password_file: Path | None = None
     supply: SupplyRules = Field(default_factory=SupplyRules)
 
     def __init__(self, **values: Any) -> None:
@@ -407,6 +414,7 @@ class Settings(BaseSettings):
             source=source,
             topic_prefix=self.topic_prefix,
             ingest=self.ingest,
+            kafka=self.kafka,
         )
 
     def describe(self) -> dict[str, object]:

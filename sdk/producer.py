@@ -190,6 +190,7 @@ class Producer:
         self._lock = threading.Lock()
         self._kafka = KafkaProducer(
             {
+                **settings.kafka.librdkafka(),
                 "bootstrap.servers": settings.bootstrap_servers,
                 "enable.idempotence": True,
                 "logger": KAFKA_LOG,  # librdkafka logs through logging, not raw stderr

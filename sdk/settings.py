@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.errors import ConfigError
 from infra.settings import ENV_PREFIX, Port, config_error, parse_broker_list, read_key_file
+from infra.transport import KafkaSecurity
 from models.rules import IngestRules
 
 KEY_FILE_NAME = Path("secrets") / "pseudonym.key"
@@ -54,6 +55,8 @@ class SdkSettings(BaseSettings):
     # signing key (hex, from `bloodtrace facilities create`), or a file holding the key.
     # Without them events go unsigned, and a platform with auth on refuses them.
     signer: str | None = None
+    # SASL/SCRAM and TLS to the brokers (BLOODTRACE_KAFKA__*, as the platform's).
+    kafka: KafkaSecurity = Field(default_factory=KafkaSecurity)
     signing_key: SecretStr | None = None
     signing_key_file: Path | None = None
 

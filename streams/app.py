@@ -131,6 +131,7 @@ class PlatformContext:
         if self._forwarder is None:
             self._forwarder = KafkaProducer(
                 {
+                    **self.settings.kafka.librdkafka(),
                     "bootstrap.servers": self.settings.bootstrap_servers,
                     "enable.idempotence": True,
                     "logger": KAFKA_LOG,  # librdkafka logs through logging, not raw stderr
@@ -201,6 +202,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> PlatformCo
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
+        broker_credentials=settings.kafka.faust_credentials(),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
