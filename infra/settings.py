@@ -49,7 +49,7 @@ ENV_PREFIX = "BLOODTRACE_"
 WAREHOUSE_SCHEMES = ("chdb://", "http://", "https://")
 Port = Annotated[int, Field(ge=1, le=65535)]
 # Settings whose value must never be repeated in an error message.
-SECRET_FIELDS = {"warehouse_url", "pseudonym_key", "auth", "kafka"}
+SECRET_FIELDS = {"warehouse_url", "pseudonym_key", "auth", "kafka", "signing_key"}
 _HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -229,6 +229,12 @@ class Settings(BaseSettings):
     quality: QualityRules = Field(default_factory=QualityRules)
     dbt: DbtRules = Field(default_factory=DbtRules)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    # A facility's Kafka signing credential (as the SDK's: BLOODTRACE_SIGNER, _SIGNING_KEY or
+    # _SIGNING_KEY_FILE): `bloodtrace emit` and `simulate` then sign as that facility, and the
+    # stream refuses rows of any other. Unset: they sign as the platform (its operators).
+    signer: str | None = None
+    signing_key: SecretStr | None = None
+    signing_key_file: Path | None = None
     # Kafka SASL/SCRAM and TLS (infra/transport.py): BLOODTRACE_KAFKA__SECURITY_PROTOCOL=...
     kafka: KafkaSecurity = Field(default_factory=KafkaSecurity)
     # ClickHouse over https://: the CA of its certificate (default: the system's), and the
@@ -403,7 +409,13 @@ class Settings(BaseSettings):
         from sdk.settings import SdkSettings
 
         signing: dict[str, Any] = {}
-        if self.auth.enabled:  # the platform's own producers sign as the platform
+        if self.signer:  # a facility's own credential: sign like its SDK
+            signing = {
+                "signer": self.signer,
+                "signing_key": self.signing_key,
+                "signing_key_file": self.signing_key_file,
+            }
+        elif self.auth.enabled:  # the platform's own producers sign as the platform
             key = platform_key(self.signing_master()).hex()
             signing = {"signer": PLATFORM_SIGNER, "signing_key": SecretStr(key)}
         return SdkSettings(

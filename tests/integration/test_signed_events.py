@@ -94,3 +94,37 @@ def test_a_revoked_or_rotated_emitter_can_no_longer_sign(platform: ThreadPlatfor
         revoked.send(donation(3))
     wait_until(lambda: _rejections(platform).get("bad_signature", 0) >= 2, 60, what="revoked")
     assert platform.platform.ctx.metrics.snapshot()["accepted"] == 1
+
+
+def test_a_file_import_signed_as_a_facility_keeps_only_its_own_rows(
+    platform: ThreadPlatform, tmp_path: Any
+) -> None:
+    import subprocess
+    import sys
+
+    from harness import settings_env
+
+    bs01 = _emitter(platform, "BS01")
+    export = tmp_path / "export.jsonl"
+    rows = [donation(1), {**donation(2), "facility_id": "BS02"}]
+    export.write_bytes(b"\n".join(orjson.dumps(r) for r in rows) + b"\n")
+    env = settings_env(platform.settings) | {
+        "BLOODTRACE_SIGNER": bs01["signer"],
+        "BLOODTRACE_SIGNING_KEY": bs01["signing_key"],
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "cli", "emit", str(export), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    wait_until(
+        lambda: _rejections(platform).get("facility_not_permitted", 0) == 1,
+        60,
+        what="the other facility's row refused by the stream",
+    )
+    platform.wait_accepted(1)
+    stored = thread_client(platform.settings).query("select facility_id from events").result_rows
+    assert stored == [("BS01",)]
