@@ -41,7 +41,8 @@ class _Chain:
     hash: str = ""
 
 
-_chain = _Chain(uuid.uuid4().hex)
+# One chain per writing process and warehouse database (a process may write to several).
+_chains: dict[tuple[str, str], _Chain] = {}
 
 
 def _at(value: Any) -> str:
@@ -62,6 +63,7 @@ def entry_hash(prev_hash: str, row: dict[str, Any]) -> str:
 def append(client: WarehouseClient, row: dict[str, Any]) -> None:
     """Write one audit row and its link (under a lock: this process's chain stays in order)."""
     with _lock:
+        _chain = _chains.setdefault((client.dsn, client.database), _Chain(uuid.uuid4().hex))
         seq = _chain.seq + 1
         prev = _chain.hash or f"genesis:{_chain.id}"
         digest = entry_hash(prev, row)
