@@ -54,7 +54,7 @@ lint: $(STAMP)
 # HTTP server the tests start from chdb-core (tests/conftest.py, infra/chserver.py).
 test: $(STAMP) $(ASSETS) browsers lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m integration --warehouse=server $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --warehouse=server tests/integration $(PYTEST_ARGS)
 
 bench: $(STAMP) $(ASSETS) browsers
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -121,6 +121,7 @@ def run(events: int = 60_000, quick: bool = False) -> dict[str, Any]:
     base = Settings(
         data_dir=work,
         embedded_broker_port=_free_port(),
+        embedded_broker_storage="memory",  # the broker is not what this measures
         pseudonym_key="bench",
         warehouse_url=server.url,
     )

@@ -72,7 +72,9 @@ def chserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChServer]:
     """A real ClickHouse 26.9 HTTP server (chdb-core in a child process) for the session.
 
     ``chserver.url`` is a BLOODTRACE_WAREHOUSE_URL; tests use databases of their own on it.
-    ``chserver.restart()`` / ``stop()`` + ``start()`` keep the path and ports (outage tests).
+    It is shared: a test that takes a server down (an outage) starts its own instead,
+    ``ChServer(tmp_path / "ch", free_port(), free_port())`` as a context manager, whose
+    ``stop()`` + ``start()`` / ``restart()`` keep the path, ports and data.
     """
     server = start_chserver(tmp_path_factory.mktemp("chserver"))
     try:

@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from infra.tables import EVENTS_COLUMNS, TABLES
 from infra.warehouse import WarehouseClient, insert
@@ -33,6 +33,7 @@ from models.privacy import mask_short, raw_evidence
 from models.rules import IngestRules
 
 log = logging.getLogger("bloodtrace.sink")
+T = TypeVar("T")
 
 REJECTED_COLUMNS = (
     "rejected_at",
@@ -215,6 +216,15 @@ class SinkStore(Protocol):
     def insert(self, table: str, columns: list[str], rows: Rows, token: str) -> None: ...
 
 
+# Identities per lookup query: a ClickHouse server refuses a query parameter over
+# http_max_field_value_size (128 KiB by default); 1,000 UUIDs are about 40 KB.
+LOOKUP_CHUNK = 1000
+
+
+def chunks(values: Sequence[T], size: int = LOOKUP_CHUNK) -> list[Sequence[T]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
 class ClickHouseStore:
     def __init__(self, client: WarehouseClient) -> None:
         self.client = client
@@ -230,21 +240,27 @@ class ClickHouseStore:
     ) -> set[tuple[str, ...]]:
         first = key_columns[0]
         kind = "UUID" if first in _UUID_KEYS else "String"
-        found = self.client.query(
-            f"select distinct {', '.join(key_columns)} from {table} "
-            f"where {first} in {{ids:Array({kind})}}",
-            parameters={"ids": sorted({k[0] for k in keys})},
-        ).result_rows
-        return {tuple(str(v) for v in row) for row in found}
+        found: set[tuple[str, ...]] = set()
+        for ids in chunks(sorted({k[0] for k in keys})):
+            rows = self.client.query(
+                f"select distinct {', '.join(key_columns)} from {table} "
+                f"where {first} in {{ids:Array({kind})}}",
+                parameters={"ids": list(ids)},
+            ).result_rows
+            found.update(tuple(str(v) for v in row) for row in rows)
+        return found
 
     def event_positions(self, event_ids: list[str]) -> dict[str, tuple[int, int]]:
         # The by_event_id projection makes this a primary-key read.
-        rows = self.client.query(
-            "select event_id, any(src_partition), any(src_offset) from events "
-            "where event_id in {ids:Array(UUID)} group by event_id",
-            parameters={"ids": event_ids},
-        ).result_rows
-        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+        positions: dict[str, tuple[int, int]] = {}
+        for ids in chunks(event_ids):
+            rows = self.client.query(
+                "select event_id, any(src_partition), any(src_offset) from events "
+                "where event_id in {ids:Array(UUID)} group by event_id",
+                parameters={"ids": list(ids)},
+            ).result_rows
+            positions.update((str(r[0]), (int(r[1]), int(r[2]))) for r in rows)
+        return positions
 
     def insert(self, table: str, columns: list[str], rows: Rows, token: str) -> None:
         insert(self.client, table, rows, columns, token=token)
