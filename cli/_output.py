@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
 import orjson
@@ -11,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.errors import BloodtraceError
+from infra.errors import BloodtraceError, ConfigError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,3 +43,17 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
+
+
+def parse_time(text: str | None, option: str = "") -> datetime | None:
+    """An ISO 8601 date or time from the command line (UTC when it has no offset)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        message = f"Not a date or time: {text!r}"
+        if option:
+            message = f"{option} {text!r} is not a date or time."
+        raise ConfigError(message, hint="Use ISO 8601, e.g. 2026-03-01T08:00Z.") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

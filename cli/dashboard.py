@@ -7,14 +7,13 @@ they read the warehouse here through the same query service (api.dashboard.queri
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import typer
 
-from cli._output import console, fail, print_json, print_table
+from cli._output import console, fail, parse_time, print_json, print_table
 from cli._platform import api_call, platform_is_up
 from infra.errors import BloodtraceError, ConfigError
 from infra.settings import Settings, get_settings
@@ -39,18 +38,6 @@ def _local(settings: Settings, work: Callable[[Any], T]) -> T:
     return run_translated(settings, run)
 
 
-def _since(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ConfigError(
-            f"--since {text!r} is not a date or time.", hint="e.g. 2025-06-01 or 2025-06-01T08:00"
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def register(app: typer.Typer) -> None:
     @app.command("alerts")
     def alerts(
@@ -66,7 +53,7 @@ def register(app: typer.Typer) -> None:
             if severity not in (None, "critical", "warning", "info"):
                 raise ConfigError(f"--severity {severity!r}: use critical, warning or info.")
             settings = get_settings()
-            moment = _since(since)
+            moment = parse_time(since, "--since")
             if platform_is_up(settings):
                 query = {"severity": severity, "rule": rule, "limit": limit, "offset": offset}
                 if moment:

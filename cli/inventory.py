@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import typer
 from rich.table import Table
 
-from cli._output import console, fail, print_json
+from cli._output import console, fail, parse_time, print_json
 from cli._platform import api_call, platform_is_up
 from infra.errors import BloodtraceError, ConfigError
 from infra.settings import Settings, get_settings
@@ -61,18 +60,6 @@ def fetch(
     client = connect(settings)
     migrate(client)
     return service(client)
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ConfigError(
-            f"Not a date or time: {text!r}", hint="Use ISO 8601, e.g. 2026-03-01T08:00Z."
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _level(level: str, zh: str = "") -> str:
