@@ -15,10 +15,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.auth import authorize
 from infra.errors import BloodtraceError
 from models.privacy import mask_json, mask_short
 
@@ -39,6 +40,8 @@ ROUTERS: list[str] = [
     "api.routes.marts",
     "api.routes.alerts",
     "api.routes.dashboard",
+    "api.routes.admin",
+    "api.routes.session",
 ]
 # How many of a request's validation errors an answer lists.
 MAX_ERRORS_SHOWN = 10
@@ -70,6 +73,8 @@ def create_api(lifespan: Callable[..., Any] | None = None) -> FastAPI:
         version="0.1.0",
         description="Vein-to-vein blood traceability: ingest, trace, inventory, quality.",
         lifespan=lifespan,
+        # Every route's caller is checked against api.auth.ACCESS (deny by default).
+        dependencies=[Depends(authorize)],
         # /docs is served by api.routes.dashboard from local files (FastAPI's loads a CDN).
         docs_url=None,
         redoc_url=None,

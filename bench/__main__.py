@@ -42,6 +42,11 @@ SECTIONS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         {"events": 5_000, "rounds": 1},
     ),
     "dashboard": ("bench.dashboard_bench", {}, {"quick": True}),
+    "auth": (
+        "bench.auth_bench",
+        {"events": 50_000, "rounds": 3},
+        {"events": 5_000, "rounds": 1},
+    ),
 }
 
 _CHILD = """

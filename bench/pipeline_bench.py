@@ -33,6 +33,7 @@ from faust.contrib.asgi import faust_app_running
 
 from infra.broker import ensure_topics, start_embedded_broker
 from infra.settings import Settings
+from infra.signing import PLATFORM_SIGNER, headers_for, platform_key
 from infra.warehouse import connect, migrate
 from models.isbt128 import make_din
 from models.pseudonym import pseudonymise
@@ -101,10 +102,14 @@ def _fill_topic(settings: Settings, events: list[tuple[bytes, bytes]]) -> None:
         {"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 20, "acks": "all"}
     )
     topic = settings.topic("events.raw")
+    # Signed as the platform's own producers sign (infra/signing.py): with auth on (the
+    # default) the stream refuses unsigned events, and the bench measures the check too.
+    signing = (PLATFORM_SIGNER, platform_key(settings.signing_master()))
     for key, value in events:
+        headers = headers_for(*signing, value) if settings.auth.enabled else None
         while True:
             try:
-                producer.produce(topic, value=value, key=key)
+                producer.produce(topic, value=value, key=key, headers=headers)
                 break
             except BufferError:
                 producer.poll(0.05)

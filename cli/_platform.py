@@ -44,6 +44,9 @@ def api_call(
 ) -> Any:
     """Call the platform API and return the JSON body; API errors become BloodtraceErrors."""
     url = f"{settings.api_base_url}{path}"
+    token = settings.cli_token()
+    if token:  # from configuration or a file; without one the platform answers 401
+        kwargs["headers"] = {"Authorization": f"Bearer {token}"} | dict(kwargs.get("headers") or {})
     try:
         response = httpx.request(method, url, timeout=timeout, **kwargs)
     except httpx.HTTPError as exc:

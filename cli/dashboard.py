@@ -132,8 +132,10 @@ def _download(settings: Settings, year: int, baseline: int | None, county: str |
     url = f"{settings.api_base_url}/v1/dashboard/export.xlsx?" + urlencode(
         {k: v for k, v in query.items() if v is not None}
     )
+    token = settings.cli_token()  # the platform answers 401 without one (api/auth.py)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.get(url, timeout=120)
+        response = httpx.get(url, timeout=120, headers=headers)
     except httpx.HTTPError as exc:
         raise BloodtraceError(f"The platform did not answer: {exc}") from exc
     if response.status_code != 200:

@@ -9,6 +9,7 @@ stops it right after the summary, for scripts).
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,13 +17,37 @@ import time
 from typing import Any
 
 import typer
+from pydantic import SecretStr
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli._output import console, print_json, print_table
 from cli._platform import api_call, platform_is_up
 from cli.producers import simulate_and_emit
+from infra.auth import new_token
 from infra.errors import BloodtraceError, PlatformNotRunning
 from infra.settings import Settings, get_settings
+
+
+def first_administrator(settings: Settings) -> tuple[Settings, str | None]:
+    """The demo's administrator: its token from configuration or var/secrets/admin.token, else
+    a new one written there (0600). Returns the settings carrying it, and the token if it is
+    new (to print once)."""
+    if settings.cli_token():
+        return settings.model_copy(
+            update={
+                "auth": settings.auth.model_copy(
+                    update={"token": SecretStr(settings.cli_token() or "")}
+                )
+            }
+        ), None
+    _, _, token = new_token("admin" + secrets.token_hex(4))
+    path = settings.admin_token_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token)
+    auth = settings.auth.model_copy(update={"token": SecretStr(token)})
+    return settings.model_copy(update={"auth": auth}), token
 
 
 def _start_platform(settings: Settings) -> subprocess.Popen[bytes]:
@@ -33,7 +58,9 @@ def _start_platform(settings: Settings) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "cli", "serve"],
         stdout=log_path.open("ab"),
         stderr=subprocess.STDOUT,
-        env=dict(os.environ),
+        # The first administrator: created by the platform at start if it does not exist.
+        env=dict(os.environ)
+        | {"BLOODTRACE_AUTH__BOOTSTRAP_ADMIN_TOKEN": settings.cli_token() or ""},
     )
     deadline = time.monotonic() + 120
     with console.status("starting the platform (broker, warehouse, worker, API)…"):
@@ -115,11 +142,17 @@ def register(app: typer.Typer) -> None:
         """Run the whole platform on the embedded defaults: start it, simulate a city for a
         year, stream every event into the warehouse, run quality checks and dbt marts, and
         print a summary. Data stays in the data directory (default ./var)."""
-        settings = get_settings()
+        settings, new_admin = first_administrator(get_settings())
         began = time.perf_counter()
         started_here = None
         if not platform_is_up(settings):
             started_here = _start_platform(settings)
+        if new_admin and not as_json:
+            console.print(
+                f"[bold]First administrator[/] (shown once; kept in {settings.admin_token_file},"
+                f" which the CLI reads): {new_admin}",
+                highlight=False,
+            )
         try:
             before = api_call(settings, "GET", "/v1/status")["metrics"]
             sent = simulate_and_emit(days=days, start=start, city=city, seed=seed)
@@ -146,6 +179,11 @@ def register(app: typer.Typer) -> None:
             raise
         summary = _summary(settings, sent, status, jobs, time.perf_counter() - began)
         summary["speech_figures"] = figures
+        if new_admin:
+            summary["first_administrator"] = {
+                "token": new_admin,
+                "kept_in": str(settings.admin_token_file),
+            }
         if as_json:
             print_json(summary)
         else:

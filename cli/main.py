@@ -26,6 +26,8 @@ COMMAND_MODULES: list[str] = [
     "cli.supply",
     "cli.figures",
     "cli.dashboard",
+    "cli.access",
+    "cli.audit",
 ]
 
 app = typer.Typer(

@@ -76,7 +76,7 @@ def fetch(
     """Ask the platform's API if it runs, else answer from the warehouse here; both audited."""
     who = cli_requester()
     if platform_is_up(settings):
-        headers = {"X-Bloodtrace-User": who.actor, "X-Bloodtrace-Client": f"cli {who.client}"}
+        headers = {"X-Bloodtrace-Client": f"cli {who.client}"}  # who: the token's identity
         return api_call(settings, "GET", path, headers=headers)
     from infra.warehouse import connect, migrate
 

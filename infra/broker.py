@@ -48,7 +48,13 @@ def _port_open(host: str, port: int, timeout: float = 0.3) -> bool:
 
 
 def admin(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.bootstrap_servers, "socket.timeout.ms": 5000})
+    return AdminClient(
+        {
+            **settings.kafka.librdkafka(),
+            "bootstrap.servers": settings.bootstrap_servers,
+            "socket.timeout.ms": 5000,
+        }
+    )
 
 
 def check_broker(settings: Settings, timeout: float = 5.0) -> int:

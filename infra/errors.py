@@ -170,3 +170,30 @@ class DataDirInUse(BloodtraceError):
 
     exit_code = 4
     http_status = 409
+
+
+class Unauthenticated(BloodtraceError):
+    """No credential, or one that is unknown, revoked or wrong (HTTP 401)."""
+
+    exit_code = 5
+    http_status = 401
+
+
+class Forbidden(BloodtraceError):
+    """A valid credential whose role (or facility) does not allow this (HTTP 403)."""
+
+    exit_code = 5
+    http_status = 403
+
+
+class InvalidCredentialRequest(BloodtraceError):
+    """A credential asked for that cannot be made (a facility-less emitter, a taken id)."""
+
+    http_status = 422
+
+
+class TooManyAttempts(BloodtraceError):
+    """Locked out after repeated failed sign-ins, or over a rate limit (HTTP 429)."""
+
+    exit_code = 5
+    http_status = 429

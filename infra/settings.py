@@ -6,6 +6,7 @@ working directory is read too. Secrets are ``SecretStr`` and never printed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
+    BaseModel,
     Field,
     PositiveFloat,
     PositiveInt,
@@ -25,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.errors import ConfigError, InvalidSettings
+from infra.transport import KafkaSecurity
 from models.rules import (
     ColdChainRules,
     DbtRules,
@@ -46,7 +49,7 @@ ENV_PREFIX = "BLOODTRACE_"
 WAREHOUSE_SCHEMES = ("chdb://", "http://", "https://")
 Port = Annotated[int, Field(ge=1, le=65535)]
 # Settings whose value must never be repeated in an error message.
-SECRET_FIELDS = {"warehouse_url", "pseudonym_key"}
+SECRET_FIELDS = {"warehouse_url", "pseudonym_key", "auth", "kafka", "signing_key"}
 _HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -115,6 +118,52 @@ def config_error(exc: ValidationError) -> InvalidSettings:
     )
 
 
+class AuthSettings(BaseModel):
+    """Who may do what (infra/auth.py, api/auth.py). On by default; tests run with it on."""
+
+    # False serves every endpoint to anyone who reaches the port, as an administrator: for
+    # local development only (BLOODTRACE_AUTH__ENABLED=false); the platform logs a warning.
+    enabled: bool = True
+    # How old the credentials read from the warehouse may be: a revocation takes effect on
+    # every worker within this many seconds.
+    cache_seconds: PositiveFloat = 5.0
+    # /health and /metrics answer clients on the local interface (127.0.0.1, ::1) without a
+    # credential; from elsewhere they need an administrator.
+    ops_open_locally: bool = True
+    # The CLI's credential when it calls the platform: the token, or a file holding it.
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    # Creates this administrator at start if no credential with its id exists (a deployment's
+    # first administrator; the demo and the tests use it). A bt_<id>_<secret> token.
+    bootstrap_admin_token: SecretStr | None = None
+    # Dashboard sign-in: this many wrong tokens from one address within lockout_seconds lock
+    # that address out until the oldest failure is that old.
+    # Requests per second each credential (a facility's system or a person) may make, with
+    # bursts up to rate_burst; over it: 429 with Retry-After (per worker).
+    rate_per_second: PositiveFloat = 50.0
+    rate_burst: PositiveInt = 200
+    lockout_failures: PositiveInt = 5
+    lockout_seconds: PositiveFloat = 900.0
+    # The master key facilities' Kafka signing keys derive from (infra/signing.py): platform
+    # processes only, never emitters. In embedded mode generated under data_dir if unset.
+    signing_key: SecretStr | None = None
+    signing_key_file: Path | None = None
+
+    def cli_token(self) -> str | None:
+        if self.token is not None and self.token.get_secret_value().strip():
+            return self.token.get_secret_value().strip()
+        if self.token_file is not None:
+            try:
+                return self.token_file.expanduser().read_text().strip() or None
+            except OSError as exc:
+                raise ConfigError(
+                    f"Cannot read the token file {self.token_file}: {exc.strerror or exc}.",
+                    hint="Point BLOODTRACE_AUTH__TOKEN_FILE at the file holding your token.",
+                    tried=[str(self.token_file)],
+                ) from exc
+        return None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -179,6 +228,19 @@ class Settings(BaseSettings):
     lifecycle: LifecycleRules = Field(default_factory=LifecycleRules)
     quality: QualityRules = Field(default_factory=QualityRules)
     dbt: DbtRules = Field(default_factory=DbtRules)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    # A facility's Kafka signing credential (as the SDK's: BLOODTRACE_SIGNER, _SIGNING_KEY or
+    # _SIGNING_KEY_FILE): `bloodtrace emit` and `simulate` then sign as that facility, and the
+    # stream refuses rows of any other. Unset: they sign as the platform (its operators).
+    signer: str | None = None
+    signing_key: SecretStr | None = None
+    signing_key_file: Path | None = None
+    # Kafka SASL/SCRAM and TLS (infra/transport.py): BLOODTRACE_KAFKA__SECURITY_PROTOCOL=...
+    kafka: KafkaSecurity = Field(default_factory=KafkaSecurity)
+    # ClickHouse over https://: the CA of its certificate (default: the system's), and the
+    # password from a file instead of the URL (never logged).
+    warehouse_ca_file: Path | None = None
+    warehouse_password_file: Path | None = None
     supply: SupplyRules = Field(default_factory=SupplyRules)
 
     def __init__(self, **values: Any) -> None:
@@ -301,18 +363,70 @@ class Settings(BaseSettings):
             handle.write(key)
         return key.encode()
 
+    @property
+    def admin_token_file(self) -> Path:
+        """Where `bloodtrace demo` keeps the first administrator's token (mode 0600)."""
+        return self.data_path / "secrets" / "admin.token"
+
+    def cli_token(self) -> str | None:
+        """The CLI's credential: BLOODTRACE_AUTH__TOKEN, else _TOKEN_FILE, else the demo's
+        first administrator's token file under data_dir, if there is one."""
+        found = self.auth.cli_token()
+        if found is None and self.admin_token_file.is_file():
+            found = self.admin_token_file.read_text().strip() or None
+        return found
+
+    def signing_master(self) -> bytes:
+        """The master signing key: auth.signing_key, its file, else (embedded mode) a key file
+        under data_dir made on first use; a remote warehouse without one is an error."""
+        auth = self.auth
+        if auth.signing_key is not None and auth.signing_key.get_secret_value().strip():
+            return auth.signing_key.get_secret_value().strip().encode()
+        if auth.signing_key_file is not None:
+            return read_key_file(auth.signing_key_file, f"{ENV_PREFIX}AUTH__SIGNING_KEY_FILE")
+        key_file = self.data_path / "secrets" / "signing.key"
+        if key_file.exists():
+            return key_file.read_text().strip().encode()
+        if not self.embedded_warehouse:
+            raise ConfigError(
+                "No signing master key is configured.",
+                hint=f"Set {ENV_PREFIX}AUTH__SIGNING_KEY or _SIGNING_KEY_FILE, the same on "
+                "every platform process.",
+                tried=[f"{ENV_PREFIX}AUTH__SIGNING_KEY", str(key_file)],
+            )
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(key)
+        return key_file.read_text().strip().encode()
+
     def sdk_settings(self, source: str = "sdk") -> SdkSettings:
         """The settings of a producer this platform runs (HTTP ingest, emit, simulate, demo):
         its broker, topics, edge checks and key (made here, in embedded mode, if none yet)."""
+        from infra.signing import PLATFORM_SIGNER, platform_key
         from sdk.settings import SdkSettings
 
+        signing: dict[str, Any] = {}
+        if self.signer:  # a facility's own credential: sign like its SDK
+            signing = {
+                "signer": self.signer,
+                "signing_key": self.signing_key,
+                "signing_key_file": self.signing_key_file,
+            }
+        elif self.auth.enabled:  # the platform's own producers sign as the platform
+            key = platform_key(self.signing_master()).hex()
+            signing = {"signer": PLATFORM_SIGNER, "signing_key": SecretStr(key)}
         return SdkSettings(
+            **signing,
             broker_url=self.bootstrap_servers,
             pseudonym_key=SecretStr(self.pseudonym_secret().decode()),
             data_dir=self.data_dir,
             source=source,
             topic_prefix=self.topic_prefix,
             ingest=self.ingest,
+            kafka=self.kafka,
         )
 
     def describe(self) -> dict[str, object]:

@@ -36,7 +36,7 @@ from infra.errors import (
     WarehouseQueryFailed,
     WarehouseUnavailable,
 )
-from infra.settings import Settings
+from infra.settings import Settings, read_key_file
 
 # clickhouse-connect logs each failed request as a warning before raising; every such error
 # reaches callers translated (and the CLI prints it once), so only its errors are logged.
@@ -189,8 +189,10 @@ class WarehouseClient:
         client: Client | None = None,
         *,
         cluster: str | None = None,
+        tls: dict[str, Any] | None = None,
     ) -> None:
         self.dsn = dsn
+        self.tls = tls or {}  # kept for reconnecting (warehouse_tls)
         self.database = database
         # The cluster this client's migrations target (BLOODTRACE_WAREHOUSE_CLUSTER).
         self.cluster = cluster
@@ -204,7 +206,7 @@ class WarehouseClient:
 
     def _connected(self) -> Client:
         if self._client is None:
-            self._client = _open(self.dsn, self.database, self.cluster)
+            self._client = _open(self.dsn, self.database, self.cluster, self.tls)
         return self._client
 
     def _call(self, action: Callable[[Client], T]) -> T:
@@ -277,13 +279,16 @@ class WarehouseClient:
         self._drop()
 
 
-def _open(dsn: str, database: str, cluster: str | None = None) -> Client:
+def _open(
+    dsn: str, database: str, cluster: str | None = None, tls: dict[str, Any] | None = None
+) -> Client:
     """A clickhouse-connect client on ``database``, created if missing (errors translated)."""
     try:
         if dsn.startswith("chdb://"):
             Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
         with _create_lock:
-            bootstrap = clickhouse_connect.get_client(dsn=dsn)
+            tls = tls or {}
+            bootstrap = clickhouse_connect.get_client(dsn=dsn, **tls)
             on_cluster = f" on cluster {quote(cluster)}" if cluster else ""
             bootstrap.command(f"create database if not exists {database}{on_cluster}")
             if dsn.startswith("chdb://"):
@@ -291,9 +296,9 @@ def _open(dsn: str, database: str, cluster: str | None = None) -> Client:
                 return bootstrap
             bootstrap.close()
             if not cluster:
-                return clickhouse_connect.get_client(dsn=dsn, database=database)
+                return clickhouse_connect.get_client(dsn=dsn, database=database, **tls)
             return clickhouse_connect.get_client(
-                dsn=dsn, database=database, settings=dict(CLUSTER_CLIENT_SETTINGS)
+                dsn=dsn, database=database, settings=dict(CLUSTER_CLIENT_SETTINGS), **tls
             )
     except Exception as exc:
         raise translate(exc, _public_dsn(dsn)) from exc
@@ -304,7 +309,21 @@ def connect(settings: Settings, *, database: str | None = None) -> WarehouseClie
     dsn = settings.warehouse_dsn
     db = database or settings.warehouse_database
     cluster = settings.warehouse_cluster
-    return WarehouseClient(dsn, db, _open(dsn, db, cluster), cluster=cluster)
+    tls = warehouse_tls(settings)
+    return WarehouseClient(dsn, db, _open(dsn, db, cluster, tls), cluster=cluster, tls=tls)
+
+
+def warehouse_tls(settings: Settings) -> dict[str, Any]:
+    """clickhouse-connect options for https:// (CA file) and a password read from a file.
+    Not exercised by the tests here (the test server is plain http)."""
+    options: dict[str, Any] = {}
+    if settings.warehouse_ca_file is not None:
+        options["ca_cert"] = str(settings.warehouse_ca_file)
+    if settings.warehouse_password_file is not None:
+        options["password"] = read_key_file(
+            settings.warehouse_password_file, "BLOODTRACE_WAREHOUSE_PASSWORD_FILE"
+        ).decode()
+    return options
 
 
 def thread_client(settings: Settings) -> WarehouseClient:

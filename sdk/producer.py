@@ -30,6 +30,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as KafkaProducer
 
 from infra.errors import BrokerUnavailable, DeliveryFailed, EventRejected
+from infra.signing import headers_for
 from models.events import CURRENT_SCHEMA_VERSION, partition_key
 from models.privacy import mask_short, raw_evidence
 from models.pseudonym import pseudonymise
@@ -182,12 +183,14 @@ class Producer:
         self.settings: SdkSettings = settings
         self.source = settings.source
         self._key = settings.pseudonym_secret()
+        self._signing = settings.signing()  # (signer, key) or None: unsigned
         self._events_topic = settings.topic("events.raw")
         self._dead_letter_topic = settings.topic("events.deadletter")
         self.stats = DeliveryStats()
         self._lock = threading.Lock()
         self._kafka = KafkaProducer(
             {
+                **settings.kafka.librdkafka(),
                 "bootstrap.servers": settings.bootstrap_servers,
                 "enable.idempotence": True,
                 "logger": KAFKA_LOG,  # librdkafka logs through logging, not raw stderr
@@ -245,9 +248,14 @@ class Producer:
 
     # ---- sending ---------------------------------------------------------------------
     def _produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+        headers = None
+        if self._signing is not None and topic == self._events_topic:
+            headers = headers_for(*self._signing, value)  # proof of facility (infra/signing)
         while True:
             try:
-                self._kafka.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                self._kafka.produce(
+                    topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery
+                )
                 self.stats.sent += 1
                 return
             except BufferError:

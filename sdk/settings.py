@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.errors import ConfigError
 from infra.settings import ENV_PREFIX, Port, config_error, parse_broker_list, read_key_file
+from infra.transport import KafkaSecurity
 from models.rules import IngestRules
 
 KEY_FILE_NAME = Path("secrets") / "pseudonym.key"
@@ -50,6 +51,36 @@ class SdkSettings(BaseSettings):
     topic_prefix: str = "bloodtrace"
     # The same edge checks as the platform's (size, clock skew).
     ingest: IngestRules = Field(default_factory=IngestRules)
+    # Proof of facility (infra/signing.py): the facility's emitter credential id and its
+    # signing key (hex, from `bloodtrace facilities create`), or a file holding the key.
+    # Without them events go unsigned, and a platform with auth on refuses them.
+    signer: str | None = None
+    # SASL/SCRAM and TLS to the brokers (BLOODTRACE_KAFKA__*, as the platform's).
+    kafka: KafkaSecurity = Field(default_factory=KafkaSecurity)
+    signing_key: SecretStr | None = None
+    signing_key_file: Path | None = None
+
+    def signing(self) -> tuple[str, bytes] | None:
+        """(signer, key bytes), or None when not configured."""
+        if not self.signer:
+            return None
+        if self.signing_key is not None and self.signing_key.get_secret_value().strip():
+            text = self.signing_key.get_secret_value().strip()
+        elif self.signing_key_file is not None:
+            text = read_key_file(self.signing_key_file, f"{ENV_PREFIX}SIGNING_KEY_FILE").decode()
+        else:
+            raise ConfigError(
+                f"{ENV_PREFIX}SIGNER is set but no signing key is.",
+                hint=f"Set {ENV_PREFIX}SIGNING_KEY or {ENV_PREFIX}SIGNING_KEY_FILE to the key "
+                "`bloodtrace facilities create` printed.",
+            )
+        try:
+            return self.signer, bytes.fromhex(text)
+        except ValueError as exc:
+            raise ConfigError(
+                f"The signing key for {self.signer!r} is not hex.",
+                hint="Use the key exactly as `bloodtrace facilities create` printed it.",
+            ) from exc
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -31,6 +31,7 @@ from confluent_kafka import Producer as KafkaProducer
 
 from infra.errors import BloodtraceError, DeliveryFailed, EventRejected
 from infra.settings import Settings
+from infra.signing import SignatureVerifier
 from infra.warehouse import thread_client
 from models.alerts import ALERT_COLUMNS, Alert, alert_row
 from models.events import partition_key
@@ -103,6 +104,8 @@ class PlatformContext:
     # Set when the platform stops: writes waiting out an outage give up (nothing is acked).
     stopping: threading.Event = field(default_factory=threading.Event)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The Kafka signature check (auth on): the admin API drops its cache on a change.
+    verifier: SignatureVerifier | None = None
     _forwarder: KafkaProducer | None = None
 
     async def in_warehouse(self, fn: Callable[..., T], *args: Any) -> T:
@@ -184,6 +187,7 @@ class PlatformContext:
         if self._forwarder is None:
             self._forwarder = KafkaProducer(
                 {
+                    **self.settings.kafka.librdkafka(),
                     "bootstrap.servers": self.settings.bootstrap_servers,
                     "enable.idempotence": True,
                     "logger": KAFKA_LOG,  # librdkafka logs through logging, not raw stderr
@@ -254,6 +258,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> PlatformCo
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
+        broker_credentials=settings.kafka.faust_credentials(),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
@@ -327,14 +332,23 @@ def _register_ingest(ctx: PlatformContext) -> None:
             )
         return len(split.new)
 
-    def process_batch(records: list[tuple[bytes, int, int]]) -> int:
+    verifier = ctx.verifier = signature_verifier(settings)
+
+    def process_batch(records: list[tuple[bytes, int, int, Any]]) -> int:
         """Validate, store and forward one batch; runs in the warehouse thread."""
         now = datetime.now(UTC)
         good: list[Sourced] = []
         refused: list[bytes] = []
-        for raw, partition, offset in records:
+        for raw, partition, offset, headers in records:
             try:
+                # Proof of facility first (auth on): who signed, then is it theirs to send.
+                facility = verifier.facility_of(raw, headers) if verifier else None
                 parsed = parse_event(raw, rules=settings.ingest, now=now)
+                if facility is not None and parsed.facility_id != facility:
+                    raise EventRejected(
+                        "facility_not_permitted",
+                        f"facility {parsed.facility_id!r} signed by an emitter of {facility!r}",
+                    )
             except EventRejected as exc:
                 metrics.rejected.labels(exc.reason).inc()
                 refused.append(
@@ -371,8 +385,11 @@ def _register_ingest(ctx: PlatformContext) -> None:
         for reason, count in skipped.items():
             metrics.skipped.labels(reason)._value.set(count)
 
-    def records_of(events: list[Any]) -> list[tuple[bytes, int, int]]:
-        return [(_raw(e.value), e.message.partition, e.message.offset) for e in events]
+    def records_of(events: list[Any]) -> list[tuple[bytes, int, int, Any]]:
+        return [
+            (_raw(e.value), e.message.partition, e.message.offset, e.message.headers)
+            for e in events
+        ]
 
     @app.agent(raw_topic, name="validate-and-store")
     async def validate_and_store(stream: faust.StreamT[bytes]) -> None:
@@ -424,6 +441,19 @@ def _register_ingest(ctx: PlatformContext) -> None:
     @app.timer(interval=2.0)
     async def refresh_lag() -> None:
         ctx.update_lag()
+
+
+def signature_verifier(settings: Settings) -> SignatureVerifier | None:
+    """The stream's check of Kafka signatures (None with auth off)."""
+    if not settings.auth.enabled:
+        return None
+    from infra.auth import CredentialStore
+
+    return SignatureVerifier(
+        settings.signing_master(),
+        lambda: CredentialStore(thread_client(settings)).all(),
+        settings.auth.cache_seconds,
+    )
 
 
 def _loose(raw: bytes, limit: int = 1 << 20) -> Any:

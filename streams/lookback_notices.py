@@ -232,7 +232,9 @@ def scheduled_reminders(settings: Settings) -> dict[str, Any]:
 
     from infra.warehouse import thread_client
 
-    producer = KafkaProducer({"bootstrap.servers": settings.bootstrap_servers})
+    producer = KafkaProducer(
+        {**settings.kafka.librdkafka(), "bootstrap.servers": settings.bootstrap_servers}
+    )
     topic = settings.topic("notices")
 
     def send(records: list[tuple[bytes, bytes]]) -> None:

@@ -17,6 +17,12 @@ class Metrics:
         self.rejected = Counter(
             "bloodtrace_events_rejected", "Events refused, by reason", ["reason"], registry=r
         )
+        self.auth_refusals = Counter(
+            "bloodtrace_auth_refusals",
+            "Requests refused by authentication or authorisation, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.duplicates = Counter(
             "bloodtrace_events_duplicate",
             "Events dropped because their event_id was already written",

@@ -27,11 +27,12 @@ from faust.contrib.asgi import faust_app_running
 from api.app import create_api
 from api.deps import set_platform
 from infra import logmask, runlock
+from infra.auth import Authenticator, CredentialStore, Role, parse_token
 from infra.broker import EmbeddedBroker, check_broker, ensure_topics, start_embedded_broker
-from infra.errors import BloodtraceError
+from infra.errors import BloodtraceError, ConfigError
 from infra.runlock import RunLock
 from infra.settings import Settings
-from infra.warehouse import connect, migrate, table_counts, thread_client
+from infra.warehouse import WarehouseClient, connect, migrate, table_counts, thread_client
 from sdk.producer import Outcome, Producer
 from streams.app import PlatformContext, create_app
 
@@ -71,6 +72,9 @@ class Platform:
         self.jobs_executor = ThreadPoolExecutor(1, thread_name_prefix="jobs")
         self.job_results: dict[str, dict[str, Any]] = {}
         self.started_at = datetime.now(UTC)
+        self.authenticator = Authenticator(
+            lambda: CredentialStore(thread_client(settings)).all(), settings.auth.cache_seconds
+        )
 
     # ---- start-up ------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -83,6 +87,29 @@ class Platform:
         applied = migrate(client)
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
+        self._bootstrap_admin(client)
+        if not self.settings.auth.enabled:
+            log.warning(
+                "authentication is OFF (BLOODTRACE_AUTH__ENABLED=false): anyone who reaches "
+                "the port acts as an administrator; for local development only"
+            )
+
+    def _bootstrap_admin(self, client: WarehouseClient) -> None:
+        """The configured first administrator, if its credential does not exist yet."""
+        secret = self.settings.auth.bootstrap_admin_token
+        token = secret.get_secret_value().strip() if secret is not None else ""
+        if not token:
+            return
+        parsed = parse_token(token)
+        if parsed is None:
+            raise ConfigError(
+                "BLOODTRACE_AUTH__BOOTSTRAP_ADMIN_TOKEN is not a bt_<id>_<secret> token.",
+                hint="`bloodtrace users create` prints tokens of that form.",
+            )
+        store = CredentialStore(client)
+        if parsed[0] not in store.all():
+            store.create("person", "administrator", Role.ADMINISTRATOR, by="bootstrap", token=token)
+            log.info("created the first administrator (credential %s)", parsed[0])
 
     def shutdown(self) -> None:
         if self._producer is not None:

@@ -345,7 +345,9 @@ def scheduled_forecast(settings: Settings) -> dict[str, Any]:
 
     from infra.warehouse import thread_client
 
-    producer = KafkaProducer({"bootstrap.servers": settings.bootstrap_servers})
+    producer = KafkaProducer(
+        {**settings.kafka.librdkafka(), "bootstrap.servers": settings.bootstrap_servers}
+    )
     topic = settings.topic("alerts")
 
     def send(alerts: list[Alert]) -> None:

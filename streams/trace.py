@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from infra.audit import append
 from infra.errors import BloodtraceError, NotFound
 from infra.settings import Settings
 from infra.warehouse import WarehouseClient
@@ -115,13 +116,14 @@ def record_audit(
     outcome: str,
     detail: str = "",
 ) -> None:
-    """Append one audit row (the only write this table ever gets)."""
-    client.command(
-        "insert into audit_log (at, request_id, actor, channel, client, action, subject, "
-        "outcome, detail) values (now64(3), {id:UUID}, {actor:String}, {channel:String}, "
-        "{client:String}, {action:String}, {subject:String}, {outcome:String}, {detail:String})",
-        parameters={
-            "id": uuid.uuid4(),
+    """Append one audit row (the only write this table ever gets) and its hash-chain link
+    (infra/audit.py: `bloodtrace audit verify` finds a row altered afterwards)."""
+    now = datetime.now(UTC)
+    append(
+        client,
+        {
+            "at": now.replace(microsecond=now.microsecond // 1000 * 1000),
+            "request_id": uuid.uuid4(),
             # A lookup by a mistyped or raw identifier must not keep it: mask every text.
             "actor": mask_short(requester.actor, 200),
             "channel": requester.channel,

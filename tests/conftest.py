@@ -18,13 +18,20 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import ThreadPlatform, platform_settings, tansu, thread_platform
+from harness import (
+    ThreadPlatform,
+    install_default_token,
+    platform_settings,
+    tansu,
+    thread_platform,
+)
 
 from infra.chserver import ChServer
 from infra.chserver import start as start_chserver
 from infra.settings import Settings
 
 WAREHOUSE_PROFILES = ("embedded", "server")
+install_default_token()  # test requests carry the test administrator's token (harness)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

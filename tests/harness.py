@@ -27,6 +27,49 @@ from infra.broker import EmbeddedBroker, start_embedded_broker
 from infra.objectstore import kill_and_wait
 from infra.settings import Settings
 
+# The administrator every test platform starts with (auth.bootstrap_admin_token), and the
+# credential test requests to 127.0.0.1 carry unless they set their own Authorization header
+# (see install_default_token). Tests of access itself use `as_anonymous()` or their own tokens.
+ADMIN_TOKEN = "bt_testadmin0_" + "a" * 43
+_default_token: list[str | None] = [ADMIN_TOKEN]
+SIGNING_KEY = "test-signing-master-key"
+
+
+def platform_signed(value: bytes) -> list[tuple[str, str | bytes | None]]:
+    """Kafka headers signing a raw message as the test platform's own producers do."""
+    from infra.signing import PLATFORM_SIGNER, headers_for, platform_key
+
+    return headers_for(PLATFORM_SIGNER, platform_key(SIGNING_KEY.encode()), value)
+
+
+def install_default_token() -> None:
+    """Make every httpx request to 127.0.0.1 without an Authorization header carry the current
+    default token (the test administrator's): existing tests keep their requests as they are."""
+    if getattr(httpx.Client.build_request, "_bloodtrace_token", False):
+        return
+    original = httpx.Client.build_request
+
+    def build_request(self: httpx.Client, *args: Any, **kwargs: Any) -> httpx.Request:
+        request = original(self, *args, **kwargs)
+        token = _default_token[0]
+        if token and "authorization" not in request.headers and request.url.host == "127.0.0.1":
+            request.headers["Authorization"] = f"Bearer {token}"
+        return request
+
+    build_request._bloodtrace_token = True  # type: ignore[attr-defined]
+    httpx.Client.build_request = build_request  # type: ignore[method-assign]
+
+
+@contextmanager
+def as_anonymous() -> Iterator[None]:
+    """Requests without the default token inside this block."""
+    saved = _default_token[0]
+    _default_token[0] = None
+    try:
+        yield
+    finally:
+        _default_token[0] = saved
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -126,6 +169,11 @@ def platform_settings(tmp: Path, bootstrap: str | None, **overrides: Any) -> Set
         "app_id": f"bloodtrace-{tag}",
         "pseudonym_key": "test-key",
         "sink_batch_seconds": 0.1,
+        "auth": {
+            "bootstrap_admin_token": ADMIN_TOKEN,
+            "token": ADMIN_TOKEN,
+            "signing_key": SIGNING_KEY,
+        },
     }
     values.update(overrides)
     return Settings(**values)
@@ -148,6 +196,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         BLOODTRACE_EMBEDDED_BROKER_PORT=str(settings.embedded_broker_port),
         BLOODTRACE_EMBEDDED_BROKER_STORAGE=settings.embedded_broker_storage,
         BLOODTRACE_EMBEDDED_S3_PORT=str(settings.embedded_s3_port),
+        BLOODTRACE_AUTH__BOOTSTRAP_ADMIN_TOKEN=ADMIN_TOKEN,
+        BLOODTRACE_AUTH__TOKEN=ADMIN_TOKEN,
+        BLOODTRACE_AUTH__SIGNING_KEY=SIGNING_KEY,
     )
     if settings.warehouse_url is not None:
         env["BLOODTRACE_WAREHOUSE_URL"] = settings.warehouse_url.get_secret_value()

@@ -18,7 +18,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import principal_of
 from api.deps import platform
+from infra.auth import Principal, Role
 from infra.errors import EventRejected
 from models.privacy import deeper_than
 from models.rules import IngestRules
@@ -128,6 +130,21 @@ def _whole_request_problem(body: Body, rules: IngestRules) -> tuple[int, str, st
     return events
 
 
+def foreign_facility(events: list[Any], principal: Principal) -> str | None:
+    """Why an emitter's batch is refused whole (an event for a facility not its own), or None.
+    Administrators may import for any facility."""
+    if principal.role is not Role.EMITTER:
+        return None
+    for index, event in enumerate(events):
+        facility = event.get("facility_id") if isinstance(event, dict) else None
+        if isinstance(facility, str) and facility != principal.facility_id:
+            return (
+                f"event {index} is for facility {facility[:40]!r}; credential {principal.id} "
+                f"emits for {principal.facility_id!r} only"
+            )
+    return None
+
+
 @router.post(
     "/v1/events",
     response_model=BatchOutcome,
@@ -147,13 +164,16 @@ async def post_events(request: Request) -> Any:
     rejected events are kept in rejected_events too. Answers only after the broker confirmed
     every accepted event. A request refused whole answers 400 (not JSON), 413 (over
     ingest.max_request_bytes or ingest.max_batch_events) or 422 (not an array, nested too deep,
-    a key repeated), with the reason."""
+    a key repeated), 403 (an emitter's event for a facility not its own), with the reason."""
     service = platform()
     rules = service.settings.ingest
     body = await read_body(request, rules)
     checked = _whole_request_problem(body, rules)
     if isinstance(checked, tuple):
         return await run_in_threadpool(_refusal, *checked, body)
+    foreign = foreign_facility(checked, principal_of(request))
+    if foreign is not None:
+        return await run_in_threadpool(_refusal, 403, "facility_not_permitted", foreign, body)
     outcomes = await run_in_threadpool(service.ingest, checked)
     results = [EventOutcome(**o.to_dict()) for o in outcomes]
     accepted = sum(1 for o in outcomes if o.accepted)

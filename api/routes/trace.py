@@ -1,8 +1,9 @@
 """Trace endpoints: a unit's whole chain, a recipient's donors, a donor's recipients.
 
-Every request is recorded in the audit log (who: the X-Bloodtrace-User header; from where: the
-client address, and X-Bloodtrace-Client when a CLI relays the request). Identifiers may be
-ps_ pseudonyms or national ID numbers; only the pseudonym is ever stored or logged.
+Every request is recorded in the audit log (who: the authenticated credential, api.auth;
+from where: the client address, and X-Bloodtrace-Client when a CLI relays the request).
+Identifiers may be ps_ pseudonyms or national ID numbers; only the pseudonym is ever stored
+or logged.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from api.auth import principal_of
 from api.deps import platform
 from infra.errors import InvalidIdentifier
 from infra.warehouse import thread_client
@@ -29,7 +31,7 @@ router = APIRouter(tags=["trace"])
 
 def requester(request: Request) -> Requester:
     """Who is asking, for the audit log."""
-    actor = request.headers.get("x-bloodtrace-user") or "anonymous"
+    actor = principal_of(request).label
     address = request.client.host if request.client else "unknown"
     relay = request.headers.get("x-bloodtrace-client")
     return Requester(actor, "http", f"{address} ({relay})" if relay else address)

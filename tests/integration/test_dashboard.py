@@ -28,7 +28,14 @@ import httpx
 import openpyxl
 import pytest
 from dashboard_city import build_city
-from harness import ThreadPlatform, platform_settings, settings_env, thread_platform, wait_until
+from harness import (
+    ADMIN_TOKEN,
+    ThreadPlatform,
+    platform_settings,
+    settings_env,
+    thread_platform,
+    wait_until,
+)
 
 from infra.settings import Settings
 from infra.warehouse import connect
@@ -305,7 +312,12 @@ class Recorder:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[tuple[Any, Recorder]]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000}, accept_downloads=True)
+    context = browser.new_context(
+        viewport={"width": 1600, "height": 1000},
+        accept_downloads=True,
+        # The page's data calls need a viewer at least; the harness's administrator signs in.
+        extra_http_headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
     recorder = Recorder(context)
     page = context.new_page()
     recorder.watch(page)

@@ -20,7 +20,7 @@ import orjson
 import pytest
 from confluent_kafka import Producer as KafkaProducer
 from events_factory import donation, envelope, iso
-from harness import ThreadPlatform, wait_until
+from harness import ThreadPlatform, platform_signed, wait_until
 
 from infra.warehouse import thread_client
 from models.isbt128 import make_din
@@ -158,7 +158,12 @@ def _raw_topic_producer(platform: ThreadPlatform) -> KafkaProducer:
 def _send_raw(platform: ThreadPlatform, values: list[bytes], key: bytes = b"one-partition") -> None:
     producer = _raw_topic_producer(platform)
     for value in values:
-        producer.produce(platform.settings.topic("events.raw"), value=value, key=key)
+        producer.produce(
+            platform.settings.topic("events.raw"),
+            value=value,
+            key=key,
+            headers=platform_signed(value),  # signed: these test the checks after signatures
+        )
     assert producer.flush(30) == 0
 
 

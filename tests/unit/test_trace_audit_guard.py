@@ -89,3 +89,37 @@ def test_the_engine_refuses_updates_and_deletes(warehouse_settings: Settings) ->
         with pytest.raises(Exception, match=r"(?i)not support|doesn't support|NOT_IMPLEMENTED"):
             client.command(statement)
     assert client.query("select actor from audit_log").result_rows == [("qa",)]
+
+
+@pytest.mark.integration
+def test_an_altered_audit_row_is_found_by_verify(warehouse_settings: Settings) -> None:
+    from infra.audit import verify
+    from streams.trace import Requester, record_audit
+
+    client = connect(warehouse_settings)
+    migrate(client)
+    who = Requester("officer (quality_officer, abc123)", "http", "127.0.0.1")
+    for n in range(4):
+        record_audit(client, who, "trace.unit", f"G1234260000{n:02d}", "ok")
+    intact = verify(client)
+    assert intact.ok and intact.rows == 4 and intact.chains == 1
+
+    # Someone with the warehouse's admin rights rewrites the table, changing one row.
+    client.command("rename table audit_log to audit_log_original")
+    client.command("create table audit_log as audit_log_original")
+    client.command(
+        "insert into audit_log select * replace (if(subject = 'G123426000002', "
+        "'G123426000099', subject) as subject) from audit_log_original"
+    )
+    broken = verify(client)
+    assert not broken.ok
+    first = broken.broken[0]
+    assert first["seq"] == 3 and "altered" in first["problem"]
+
+    # A row slipped in without a link is found too.
+    client.command(
+        "insert into audit_log (at, request_id, actor, channel, client, action, subject, "
+        "outcome, detail) values (now64(3), generateUUIDv4(), 'x', 'cli', 'h', 'trace.unit', "
+        "'G123426000055', 'ok', '')"
+    )
+    assert any("without a chain link" in b["problem"] for b in verify(client).broken)

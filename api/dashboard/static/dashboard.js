@@ -132,6 +132,7 @@
   }
   function get(path) {
     return fetch(path, { headers: { Accept: "application/json" } }).then(function (r) {
+      if (r.status === 401) { location.href = "/signin"; }  // not signed in (api/auth.py)
       if (!r.ok) {
         return r.json().catch(function () { return {}; }).then(function (body) {
           var d = body && body.detail;
