@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.auth import authorize
+from api.errors_doc import document_errors
 from infra.errors import BloodtraceError
 from models.privacy import mask_json, mask_short
 
@@ -104,6 +105,7 @@ def create_api(lifespan: Callable[..., Any] | None = None) -> FastAPI:
 
     for module_name in ROUTERS:
         module = importlib.import_module(module_name)
+        document_errors(module.router)
         api.include_router(module.router)
     from api.routes.dashboard import mount_static
 

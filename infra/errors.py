@@ -159,6 +159,17 @@ class NotFound(BloodtraceError):
     http_status = 404
 
 
+class InvalidParameter(BloodtraceError):
+    """A request parameter of the right type that the platform cannot use (a time outside
+    the warehouse's range), refused at the edge rather than by the warehouse (HTTP 422)."""
+
+    http_status = 422
+
+
+class MartsNotBuilt(NotFound):
+    """The dbt marts a read needs do not exist yet (dbt has not run on this warehouse)."""
+
+
 class PlatformNotRunning(BloodtraceError):
     transient = True
     exit_code = 3

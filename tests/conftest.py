@@ -13,12 +13,14 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import (
+    FUZZ_REQUESTS,
     ThreadPlatform,
     install_default_token,
     platform_settings,
@@ -55,6 +57,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("any_profile"):
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FUZZ_REQUESTS:
+        by_caller = ", ".join(f"{caller} {n}" for caller, n in FUZZ_REQUESTS.items())
+        terminalreporter.write_line(
+            f"API fuzz (schemathesis): {sum(FUZZ_REQUESTS.values())} requests ({by_caller})"
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ from infra.settings import Settings
 ADMIN_TOKEN = "bt_testadmin0_" + "a" * 43
 _default_token: list[str | None] = [ADMIN_TOKEN]
 SIGNING_KEY = "test-signing-master-key"
+# Requests the API fuzz run sent, by caller (tests/integration/test_fuzz_api.py): conftest
+# prints them in the session's closing summary.
+FUZZ_REQUESTS: Counter[str] = Counter()
 
 
 def platform_signed(value: bytes) -> list[tuple[str, str | bytes | None]]:

@@ -22,7 +22,13 @@ from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
-from infra.errors import BloodtraceError, InvalidIdentifier, NotFound
+from infra.errors import (
+    BloodtraceError,
+    InvalidIdentifier,
+    MartsNotBuilt,
+    NotFound,
+    WarehouseQueryFailed,
+)
 from infra.settings import Settings
 from infra.warehouse import translated
 
@@ -91,16 +97,33 @@ def _json(value: Any) -> Any:
     return value
 
 
+# ClickHouse's UNKNOWN_TABLE and UNKNOWN_DATABASE: a marts or reference schema dbt has not
+# built yet (a fresh warehouse), answered as such rather than as a failed statement.
+NOT_BUILT_CODES = (60, 81)
+
+
 def run_translated(settings: Settings, work: Callable[[], T]) -> T:
     """``work()`` with lower-level warehouse errors translated (infra.warehouse.translated),
     letting Bloodtrace errors (an unknown county, a bad period) through unchanged."""
     caught: BloodtraceError | None = None
-    with translated(settings):
-        try:
-            return work()
-        except BloodtraceError as exc:
-            caught = exc
+    try:
+        with translated(settings):
+            try:
+                return work()
+            except BloodtraceError as exc:
+                caught = exc
+    except WarehouseQueryFailed as exc:
+        caught = exc
     assert caught is not None
+    if (
+        isinstance(caught, WarehouseQueryFailed)
+        and caught.fields.get("code") in NOT_BUILT_CODES
+        and f"{settings.warehouse_database}_" in caught.message
+    ):
+        raise MartsNotBuilt(
+            "The dashboard's marts are not built yet on this warehouse.",
+            hint="Run `bloodtrace dbt run`, or wait for the platform's dbt schedule.",
+        ) from caught
     raise caught
 
 

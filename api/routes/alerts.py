@@ -6,23 +6,18 @@ recalls) through the alerts topic into the ``alerts`` table; findings from the q
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 
 from api.dashboard.queries import MartQueries
+from api.routes.inventory import utc
 from api.routes.marts import answer
 
 router = APIRouter(tags=["alerts"])
 
 Severity = Literal["critical", "warning", "info"]
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 @router.get("/v1/alerts")
@@ -43,8 +38,8 @@ def get_alerts(
         return q.alerts(
             severity=severity,
             rule=rule,
-            since=_utc(since),
-            until=_utc(until),
+            since=utc(since),
+            until=utc(until, "until"),
             facility=facility,
             din=din,
             limit=limit,

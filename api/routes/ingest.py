@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import principal_of
 from api.deps import platform
+from api.errors_doc import error_response
 from infra.auth import Principal, Role
 from infra.errors import EventRejected
 from models.privacy import deeper_than
@@ -148,6 +149,11 @@ def foreign_facility(events: list[Any], principal: Principal) -> str | None:
 @router.post(
     "/v1/events",
     response_model=BatchOutcome,
+    responses={
+        400: error_response("The body is not JSON (the request is kept in rejected_events)."),
+        403: error_response("An emitter's event for a facility not its own (kept too)."),
+        413: error_response("Over ingest.max_request_bytes or ingest.max_batch_events."),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

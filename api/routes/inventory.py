@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from api.deps import platform
+from infra.errors import InvalidParameter
 from infra.warehouse import thread_client
 from models.events import ComponentType
 from streams.processors.inventory import rebuild
@@ -22,11 +23,24 @@ router = APIRouter(tags=["inventory"])
 GROUP = Query(None, description="ABO/RhD group (O+, O-, …) or ISBT 128 code (51, 95, …).")
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    """A time without a zone is taken as UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+# What the warehouse's DateTime64 columns hold: a time outside is refused here (422), not by
+# the warehouse's query parser (which would be a 500).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2299, 12, 31, tzinfo=UTC)
+
+
+def utc(moment: datetime | None, name: str = "since") -> datetime | None:
+    """A time without a zone is taken as UTC; InvalidParameter outside the warehouse's range."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if not EARLIEST <= moment <= LATEST:
+        raise InvalidParameter(
+            f"{name}={moment.isoformat()} is outside the times the warehouse holds.",
+            hint=f"Give a time between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}.",
+        )
+    return moment
 
 
 @router.get("/v1/inventory")

@@ -20,7 +20,11 @@ def health() -> JSONResponse:
     return JSONResponse(status_code=200 if report["status"] == "ok" else 503, content=report)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+)
 def metrics() -> Response:
     """Prometheus text format."""
     p = platform()

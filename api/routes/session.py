@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import CSRF_COOKIE, SESSION_COOKIE, refuse
 from api.deps import platform
+from api.errors_doc import error_response
 from infra.errors import TooManyAttempts, Unauthenticated
 
 router = APIRouter(tags=["session"])
@@ -47,7 +48,13 @@ def _failed(address: str) -> None:
         _failures[address].append(time.monotonic())
 
 
-@router.post("/v1/session")
+@router.post(
+    "/v1/session",
+    responses={
+        401: error_response("The token is unknown, revoked or wrong."),
+        429: error_response("Too many failed sign-ins from this address: locked out."),
+    },
+)
 async def sign_in(body: SignIn, request: Request) -> JSONResponse:
     """Sign in with a token; answers who you are and sets the session cookies."""
     settings = platform().settings.auth
@@ -91,20 +98,25 @@ def sign_out() -> JSONResponse:
     return answer
 
 
-SIGN_IN_PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
+SIGN_IN_PAGE = r"""<!doctype html><html lang="zh"><head><meta charset="utf-8">
 <title>Bloodtrace 登录 / sign in</title><link rel="icon" href="/static/favicon.svg"></head>
 <body style="font-family:sans-serif;max-width:28em;margin:4em auto">
 <h1>Bloodtrace</h1><form id="f"><label>令牌 / token<br>
 <input id="t" type="password" autocomplete="off" style="width:100%"></label>
 <p><button>登录 / sign in</button></p><p id="e" style="color:#c00"></p></form>
 <script>
+// Back to the page that sent us here: a path on this site only (never //host or a URL).
+function back() {
+  var next = new URLSearchParams(location.search).get("next") || "/";
+  return /^\/(?![\/\\])/.test(next) ? next : "/";
+}
 document.getElementById("f").addEventListener("submit", function (ev) {
   ev.preventDefault();
   fetch("/v1/session", {method: "POST", headers: {"Content-Type": "application/json"},
     body: JSON.stringify({token: document.getElementById("t").value})})
   .then(function (r) { return r.json().then(function (b) { return [r, b]; }); })
   .then(function (rb) {
-    if (rb[0].ok) { location.href = "/"; return; }
+    if (rb[0].ok) { location.href = back(); return; }
     document.getElementById("e").textContent = (rb[1].detail || {}).message || "refused";
   });
 });
