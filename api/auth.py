@@ -133,6 +133,14 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+def carries_credential(request: Request) -> bool:
+    """Whether the request could be signed in (a bearer token or a session cookie; not checked
+    here), or needs none (auth off): the dashboard page sends anyone else to /signin."""
+    if not platform().settings.auth.enabled:
+        return True
+    return bearer_token(request) is not None or bool(request.cookies.get(SESSION_COOKIE))
+
+
 def refuse(request: Request, error: BloodtraceError, reason: str, who: str) -> BloodtraceError:
     """Log and count a refusal; returns the error to raise."""
     route = request.scope.get("route")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from api.auth import carries_credential
 from api.dashboard.queries import MartQueries
 from api.dashboard.workbook import build_workbook
 from api.routes.marts import BASELINE, COUNTY, PERIOD, answer, baseline_for, resolve
@@ -41,16 +43,21 @@ def _require_vendor(name: str) -> None:
         )
 
 
-@router.get("/", include_in_schema=False)
-def index() -> FileResponse:
-    """The dashboard page (Chinese by default; ?lang=en for English, ?wall=1 for the wall)."""
+@router.get("/", include_in_schema=False, response_model=None)
+def index(request: Request) -> Response:
+    """The dashboard page (Chinese by default; ?lang=en for English, ?wall=1 for the wall).
+    A visitor who is not signed in is sent to the sign-in page, which comes back here: the
+    page would otherwise load only to have every data call refused."""
     _require_vendor("echarts.min.js")
+    if not carries_credential(request):
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/signin?next={quote(here, safe='')}", status_code=303)
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/dashboard", include_in_schema=False)
-def dashboard() -> FileResponse:
-    return index()
+@router.get("/dashboard", include_in_schema=False, response_model=None)
+def dashboard(request: Request) -> Response:
+    return index(request)
 
 
 @router.get("/docs", include_in_schema=False)

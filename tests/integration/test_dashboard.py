@@ -29,7 +29,6 @@ import openpyxl
 import pytest
 from dashboard_city import build_city
 from harness import (
-    ADMIN_TOKEN,
     ThreadPlatform,
     platform_settings,
     settings_env,
@@ -310,13 +309,47 @@ class Recorder:
         return [u for u in self.requests if urlparse(u).hostname != "127.0.0.1"]
 
 
+def person(dash: ThreadPlatform, role: str) -> str:
+    """A new person's token of ``role`` (made by the harness's administrator)."""
+    body = {"kind": "person", "name": f"dashboard {role}", "role": role}
+    answer = httpx.post(f"{dash.url}/v1/admin/credentials", json=body, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["token"])
+
+
+def sign_in(p: Any, token: str) -> None:
+    """Through the sign-in page, as a person does: fill in the token, submit."""
+    p.wait_for_selector("#t")
+    p.fill("#t", token)
+    p.click("button")
+
+
+@pytest.fixture(scope="module")
+def signed_in(dash: ThreadPlatform, browser: Any) -> dict[str, Any]:
+    """A quality officer's signed-in browser state (the page's data calls need a viewer, its
+    unit trace a quality officer): the page sends a visitor to /signin and back after it."""
+    context = browser.new_context()
+    recorder = Recorder(context)
+    p = context.new_page()
+    recorder.watch(p)
+    p.goto(f"{dash.url}/")
+    assert urlparse(p.url).path == "/signin"
+    sign_in(p, person(dash, "quality_officer"))
+    p.wait_for_url(f"{dash.url}/")
+    ready(p)
+    state: dict[str, Any] = context.storage_state()
+    context.close()
+    assert not recorder.errors, recorder.errors
+    assert {c["name"] for c in state["cookies"]} >= {"bt_session", "bt_csrf"}
+    return state
+
+
 @pytest.fixture
-def page(browser: Any) -> Iterator[tuple[Any, Recorder]]:
+def page(browser: Any, signed_in: dict[str, Any]) -> Iterator[tuple[Any, Recorder]]:
     context = browser.new_context(
         viewport={"width": 1600, "height": 1000},
         accept_downloads=True,
-        # The page's data calls need a viewer at least; the harness's administrator signs in.
-        extra_http_headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        storage_state=signed_in,  # the session cookie: no credential in any other form
     )
     recorder = Recorder(context)
     page = context.new_page()
@@ -518,3 +551,39 @@ def test_docs_work_offline(dash: ThreadPlatform, page: Any) -> None:
     p.wait_for_selector(".opblock-summary-path[data-path='/v1/alerts']")
     p.screenshot(path=str(ARTIFACTS / "docs.png"))
     assert any("/static/vendor/swagger-ui/" in u for u in recorder.requests)
+
+
+def test_sign_in_is_needed_and_a_viewer_cannot_trace(dash: ThreadPlatform, browser: Any) -> None:
+    """Not signed in: the page sends the visitor to /signin and back; a wrong token is
+    refused there; a viewer sees every figure but not a unit's trace; sign-out ends it."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    recorder = Recorder(context)
+    p = context.new_page()
+    recorder.watch(p)
+    try:
+        p.goto(f"{dash.url}/?period={YEAR}&county=C01")
+        assert urlparse(p.url).path == "/signin"
+        sign_in(p, "bt_nobody000_" + "x" * 43)
+        p.wait_for_function("document.getElementById('e').textContent !== ''")
+        assert urlparse(p.url).path == "/signin"
+        sign_in(p, person(dash, "viewer"))
+        p.wait_for_url(f"{dash.url}/?period={YEAR}&county=C01")
+        ready(p)
+        assert p.locator("#f-county").input_value() == "C01"
+        for panel in PANELS:
+            assert not p.locator(f"#{panel} .error").count(), panel
+        p.locator("#t-findings a.trace").first.click()
+        p.wait_for_selector("#modal-body p.empty")
+        assert "viewer may not" in p.locator("#modal-body").inner_text()
+        p.click("#modal-close")
+        p.click("#b-signout")
+        p.wait_for_url(f"{dash.url}/signin")
+        p.goto(f"{dash.url}/")
+        assert urlparse(p.url).path == "/signin"
+    finally:
+        context.close()
+    # The browser's own log of the two refusals this test provoked, and nothing else.
+    unexpected = [e for e in recorder.errors if not re.search(r"status of (401|403)", e)]
+    assert not unexpected, unexpected
+    assert len(recorder.errors) == 2, recorder.errors
+    assert not recorder.outside(), recorder.outside()

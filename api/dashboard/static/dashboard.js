@@ -12,6 +12,7 @@
     zh: {
       title: "无偿献血与血液保障数据看板", period: "统计期", baseline: "基准年", county: "县区",
       export: "导出Excel", wall: "大屏模式", wall_off: "退出大屏", city: "全市", none: "无",
+      signout: "退出登录",
       p_headline: "核心指标", p_speech: "讲话数据", p_supply: "采集与临床用血",
       p_inventory: "库存天数(血型 × 成分)", p_wastage: "血液报废", p_donors: "献血者结构",
       p_counties: "县区考核", p_alerts: "实时告警", p_findings: "质控发现",
@@ -38,6 +39,7 @@
     en: {
       title: "Blood donation and supply dashboard", period: "Period", baseline: "Baseline",
       county: "County", export: "Export Excel", wall: "Wall display", wall_off: "Exit wall",
+      signout: "Sign out",
       city: "Whole city", none: "none",
       p_headline: "Headline figures", p_speech: "Speech figures", p_supply: "Collection and clinical use",
       p_inventory: "Days of supply (ABO/RhD × component)", p_wastage: "Wastage",
@@ -130,9 +132,17 @@
     var s = q.toString();
     return s ? "?" + s : "";
   }
+  // Not (or no longer) signed in: the sign-in page, which comes back here (api/routes/session.py).
+  function signIn() {
+    location.href = "/signin?next=" + encodeURIComponent(location.pathname + location.search);
+  }
+  function cookie(name) {
+    var found = document.cookie.split("; ").filter(function (c) { return c.indexOf(name + "=") === 0; })[0];
+    return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+  }
   function get(path) {
     return fetch(path, { headers: { Accept: "application/json" } }).then(function (r) {
-      if (r.status === 401) { location.href = "/signin"; }  // not signed in (api/auth.py)
+      if (r.status === 401) { signIn(); }  // not signed in (api/auth.py)
       if (!r.ok) {
         return r.json().catch(function () { return {}; }).then(function (body) {
           var d = body && body.detail;
@@ -651,6 +661,11 @@
       if (a) { e.preventDefault(); showTrace(a.dataset.din); }
     });
     $("modal-close").addEventListener("click", function () { $("modal").hidden = true; });
+    $("b-signout").addEventListener("click", function () {
+      // A change signed by the session cookie echoes the CSRF cookie (api/auth.py).
+      fetch("/v1/session/logout", { method: "POST", headers: { "X-CSRF-Token": cookie("bt_csrf") } })
+        .then(function () { location.href = "/signin"; });
+    });
     window.addEventListener("resize", function () { Object.keys(charts).forEach(function (id) { charts[id].resize(); }); });
   }
 
@@ -658,7 +673,11 @@
     applyLanguage();
     wire();
     var boot = window.dashboardBoot
-      ? window.dashboardBoot.then(function (b) { if (b.error) throw b.error; return b.value; })
+      ? window.dashboardBoot.then(function (b) {
+        if (b.unauthenticated) signIn();
+        if (b.error) throw b.error;
+        return b.value;
+      })
       : Promise.all([get("/v1/marts/options"), get("/v1/dashboard/meta")]);
     boot.then(function (r) {
       state.options = r[0];
