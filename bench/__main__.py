@@ -44,8 +44,8 @@ SECTIONS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "dashboard": ("bench.dashboard_bench", {}, {"quick": True}),
     "auth": (
         "bench.auth_bench",
-        {"events": 50_000, "rounds": 3},
-        {"events": 5_000, "rounds": 1},
+        {"events": 10_000, "rounds": 3},
+        {"events": 3_000, "rounds": 1},
     ),
 }
 
@@ -142,6 +142,21 @@ def aims(sections: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": pipe["median_cpu_ratio"] >= 0.8,
             }
         )
+    access = result("auth")  # issue 15: access control on vs off, same run
+    for channel, label in (("http", "POST /v1/events"), ("sdk", "SDK to Kafka")):
+        ratio = access.get(f"median_{channel}_ratio")
+        if ratio is None:
+            continue
+        out.append(
+            {
+                "aim": f"accepted events/s via {label}, auth and signatures on vs off",
+                "figure": f"{access[f'median_{channel}_on_events_per_s']:,.0f} ev/s",
+                "baseline": f"{access[f'median_{channel}_off_events_per_s']:,.0f} ev/s",
+                "ratio": ratio,
+                "target": ">= 0.9x",
+                "met": ratio >= 0.9,
+            }
+        )
     dbt = result("dbt")
     for key, label, limit in (
         ("full_build_seconds", "dbt full build", 60.0),
@@ -164,7 +179,7 @@ def aims(sections: dict[str, Any]) -> list[dict[str, Any]]:
 def print_aims(rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    print("== aims (issue 13), this run")
+    print("== aims (issues 13 and 15), this run")
     for row in rows:
         ratio = "" if row["ratio"] is None else f"  ratio {row['ratio']}"
         verdict = "met" if row["met"] else "NOT met"
