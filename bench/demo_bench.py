@@ -41,7 +41,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             raise RuntimeError(f"demo exited with {done.returncode}: {tail}")
         print(f"demo: {seconds:.0f} s (aim {AIM_SECONDS:.0f} s)", flush=True)
         return {
-            "command": " ".join(command[2:]),
+            "command": " ".join(["bloodtrace", *command[3:]]),
             "seconds": round(seconds, 1),
             "aim_seconds": AIM_SECONDS,
             "ratio_to_aim": round(seconds / AIM_SECONDS, 2),
