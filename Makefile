@@ -49,6 +49,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Everything on embedded chDB, then the integration suite again against a real ClickHouse 26.9
 # HTTP server the tests start from chdb-core (tests/conftest.py, infra/chserver.py).
