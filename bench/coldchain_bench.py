@@ -185,10 +185,10 @@ def _coldchain(settings: Settings, readings: int) -> tuple[float, dict[str, floa
     prepare, complete = processor.prepare, processor.complete
     registry = ctx.metrics.registry
 
-    def timed_prepare(events: list[Any]) -> Any:
+    def timed_prepare(events: list[Any], records: list[Any] | None = None) -> coldchain.Prepared:
         if state["started"] is None:
             state["started"] = time.monotonic()
-        prepared = prepare(events)
+        prepared = prepare(events, records)
         checked = registry.get_sample_value("bloodtrace_coldchain_readings_total") or 0
         if checked >= readings and state["last"] is None:
             state["last"] = prepared  # the batch holding the last reading

@@ -24,12 +24,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
 from confluent_kafka import Producer as KafkaProducer
 from faust.contrib.asgi import faust_app_running
+from faust.transport.consumer import Consumer
 
 from infra.broker import ensure_topics, start_embedded_broker
 from infra.settings import Settings
@@ -163,7 +164,7 @@ def _bare_loop(settings: Settings, total: int) -> Timing:
 
     @app.agent(topic)
     async def consume(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take_events(
+        async for batch in cast("faust.Stream[bytes]", stream).take_events(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
             if state["started"] is None:
@@ -185,7 +186,7 @@ def _pipeline(settings: Settings, total: int) -> tuple[float, Timing]:
     state: dict[str, Any] = {"started": None, "finished": None, "drained": None}
 
     def processed_everything() -> bool:
-        consumer = app.consumer
+        consumer = cast(Consumer, app.consumer)  # committed offsets are not on ConsumerT
         tps = [tp for tp in consumer.assignment() if tp.topic == valid]
         if not tps:
             return False

@@ -23,11 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import faust
 import orjson
 from confluent_kafka import Producer as KafkaProducer
+from faust.transport.consumer import Consumer
 
 from infra.errors import BloodtraceError, DeliveryFailed, EventRejected
 from infra.settings import Settings
@@ -231,7 +232,8 @@ class PlatformContext:
             self.positions[(message.topic, message.partition)] = message.offset
 
     def update_lag(self) -> None:
-        consumer = self.app.consumer
+        # The concrete consumer: its committed offsets are not part of ConsumerT.
+        consumer = cast(Consumer, self.app.consumer)
         # Table changelogs are assigned for recovery only and never committed: not lag.
         changelogs = self.app.tables.changelog_topics
         for tp in consumer.assignment():
@@ -388,7 +390,7 @@ def _register_ingest(ctx: PlatformContext) -> None:
 
     @app.agent(dead_letter_topic, name="store-rejected")
     async def store_rejected(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(
+        async for events in cast("faust.Stream[bytes]", stream).take_events(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
             items = [_rejected_from_record(event) for event in events]
@@ -407,7 +409,7 @@ def _register_ingest(ctx: PlatformContext) -> None:
 
     @app.agent(alerts_topic, name="store-alerts")
     async def store_alerts(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(
+        async for events in cast("faust.Stream[bytes]", stream).take_events(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
             rows = []
