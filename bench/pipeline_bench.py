@@ -98,10 +98,15 @@ def make_events(count: int) -> list[tuple[bytes, bytes]]:
 
 
 def _fill_topic(settings: Settings, events: list[tuple[bytes, bytes]]) -> None:
+    fill_topic(settings, "events.raw", events)
+
+
+def fill_topic(settings: Settings, name: str, events: list[tuple[bytes, bytes]]) -> None:
+    """Produce (key, value) pairs to the topic ``name`` with librdkafka's default partitioner."""
     producer = KafkaProducer(
         {"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 20, "acks": "all"}
     )
-    topic = settings.topic("events.raw")
+    topic = settings.topic(name)
     for key, value in events:
         while True:
             try:

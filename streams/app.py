@@ -251,26 +251,31 @@ class PlatformContext:
             self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
 
+def faust_app(settings: Settings, app_id: str, datadir: str, **overrides: Any) -> faust.App:
+    """A Faust app configured as the platform's (the benchmarks build theirs here too)."""
+    options: dict[str, Any] = {
+        "broker": f"kafka://{settings.bootstrap_servers}",
+        "value_serializer": "raw",
+        "key_serializer": "raw",
+        "store": "memory://",
+        "web_enabled": False,
+        "topic_partitions": settings.topic_partitions,
+        "topic_replication_factor": settings.topic_replication_factor,
+        "broker_rebalance_timeout": settings.broker_rebalance_timeout,
+        "broker_session_timeout": settings.broker_session_timeout,
+        "broker_heartbeat_interval": settings.broker_heartbeat_interval,
+        "broker_max_poll_records": settings.sink_batch_size,
+        "consumer_auto_offset_reset": "earliest",
+        "stream_wait_empty": False,
+        "producer_acks": -1,
+        "datadir": str(settings.data_path / datadir),
+    }
+    return faust.App(app_id, **(options | overrides))
+
+
 def create_app(settings: Settings, metrics: Metrics | None = None) -> PlatformContext:
     consumer_guard.install()
-    app = faust.App(
-        settings.app_id,
-        broker=f"kafka://{settings.bootstrap_servers}",
-        value_serializer="raw",
-        key_serializer="raw",
-        store="memory://",
-        web_enabled=False,
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication_factor,
-        broker_rebalance_timeout=settings.broker_rebalance_timeout,
-        broker_session_timeout=settings.broker_session_timeout,
-        broker_heartbeat_interval=settings.broker_heartbeat_interval,
-        broker_max_poll_records=settings.sink_batch_size,
-        consumer_auto_offset_reset="earliest",
-        stream_wait_empty=False,
-        producer_acks=-1,
-        datadir=str(settings.data_path / "faust"),
-    )
+    app = faust_app(settings, settings.app_id, "faust")
     ctx = PlatformContext(settings=settings, app=app, metrics=metrics or Metrics())
     _register_ingest(ctx)
     register_stages(ctx, [importlib.import_module(name).stage(ctx) for name in PROCESSORS])
