@@ -66,4 +66,4 @@ bench: $(STAMP) $(ASSETS) browsers
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache $(VENDOR) $(NPM_PKGS)
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .grimp_cache .import_linter_cache $(VENDOR) $(NPM_PKGS)

@@ -46,6 +46,8 @@ def bare_env(**values: str) -> dict[str, str]:
     return env | values
 
 
+# Its own embedded chDB whatever --warehouse says: one pass of `make test` is enough.
+@pytest.mark.any_profile
 def test_a_wheel_install_runs_the_cli_and_finds_its_dbt_project(tmp_path: Path) -> None:
     python = fresh_venv(tmp_path / "venv", str(ROOT))
     bloodtrace = python.parent / "bloodtrace"
