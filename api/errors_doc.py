@@ -58,6 +58,8 @@ def document_errors(router: APIRouter) -> None:
         if not isinstance(route, APIRoute):
             continue
         shared = dict(FAILURES)
-        if any(not (rule := rule_for(m, route.path)) or not rule.public for m in route.methods):
+        if any(
+            not (rule := rule_for(m, route.path)) or not rule.public for m in route.methods or ()
+        ):
             shared |= REFUSALS
         route.responses = {**shared, **route.responses}

@@ -152,17 +152,17 @@ def aims(sections: dict[str, Any]) -> list[dict[str, Any]]:
             ("events_per_s", "ratio", "ev/s"),
             ("events_per_cpu_s", "cpu_ratio", "ev per CPU s"),
         ):
-            ratio = access.get(f"median_{channel}_{kind}")
-            if ratio is None:
+            factor = access.get(f"median_{channel}_{kind}")
+            if factor is None:
                 continue
             out.append(
                 {
                     "aim": f"accepted {what} via {label}, auth and signatures on vs off",
                     "figure": f"{access[f'median_{channel}_on_{unit}']:,.0f} {what}",
                     "baseline": f"{access[f'median_{channel}_off_{unit}']:,.0f} {what}",
-                    "ratio": ratio,
+                    "ratio": factor,
                     "target": ">= 0.9x",
-                    "met": ratio >= 0.9,
+                    "met": factor >= 0.9,
                 }
             )
     dbt = result("dbt")

@@ -23,7 +23,7 @@ BENCH_SIGNING_KEY = "bench-signing-master-key"
 
 def platform_headers(value: bytes) -> list[tuple[str, str | bytes | None]]:
     """Kafka headers signing ``value`` as the bench workers' own producers do."""
-    from infra.signing import PLATFORM_SIGNER, headers_for, platform_key
+    from sdk.signing import PLATFORM_SIGNER, headers_for, platform_key
 
     return headers_for(PLATFORM_SIGNER, platform_key(BENCH_SIGNING_KEY.encode()), value)
 

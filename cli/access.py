@@ -49,7 +49,7 @@ def _audit(client: WarehouseClient, action: str, subject: str, detail: str = "")
 
 
 def _signing(settings: Settings, credential: Credential) -> dict[str, str]:
-    from infra.signing import facility_key
+    from sdk.signing import facility_key
 
     if credential.role is not Role.EMITTER:
         return {}

@@ -36,7 +36,8 @@ from infra.errors import (
     WarehouseQueryFailed,
     WarehouseUnavailable,
 )
-from infra.settings import Settings, read_key_file
+from infra.settings import Settings
+from sdk.settings import read_key_file
 
 # clickhouse-connect logs each failed request as a warning before raising; every such error
 # reaches callers translated (and the CLI prints it once), so only its errors are logged.

@@ -41,7 +41,7 @@ FUZZ_REQUESTS: Counter[str] = Counter()
 
 def platform_signed(value: bytes) -> list[tuple[str, str | bytes | None]]:
     """Kafka headers signing a raw message as the test platform's own producers do."""
-    from infra.signing import PLATFORM_SIGNER, headers_for, platform_key
+    from sdk.signing import PLATFORM_SIGNER, headers_for, platform_key
 
     return headers_for(PLATFORM_SIGNER, platform_key(SIGNING_KEY.encode()), value)
 
@@ -272,11 +272,12 @@ def thread_platform(settings: Settings) -> Iterator[ThreadPlatform]:
     import uvicorn
 
     from api.app import create_api
+    from api.server import lifespan
     from streams.platform import Platform
 
     platform = Platform(settings)
     platform.prepare()
-    api = create_api(lifespan=platform.lifespan())
+    api = create_api(lifespan=lifespan(platform))
     server = uvicorn.Server(
         uvicorn.Config(
             api, host="127.0.0.1", port=settings.api_port, log_level="warning", lifespan="on"

@@ -15,8 +15,8 @@ from api.auth import principal_of
 from api.deps import platform
 from infra.auth import Credential, CredentialStore, Role
 from infra.errors import InvalidCredentialRequest
-from infra.signing import facility_key
 from infra.warehouse import thread_client
+from sdk.signing import facility_key
 from streams.trace import Requester, record_audit
 
 router = APIRouter(tags=["administration"])
@@ -75,7 +75,7 @@ def _changed() -> None:
 
 
 def _signing(credential: Credential) -> dict[str, str]:
-    """An emitter's Kafka signing key (infra/signing.py), shown with its token."""
+    """An emitter's Kafka signing key (sdk/signing.py), shown with its token."""
     if credential.role is not Role.EMITTER:
         return {}
     key = facility_key(platform().settings.signing_master(), credential)

@@ -12,10 +12,10 @@ from confluent_kafka import Producer as KafkaProducer
 from events_factory import donation
 from harness import ThreadPlatform, wait_until
 
-from infra.signing import SIGNATURE_HEADER, SIGNER_HEADER, headers_for
 from infra.warehouse import thread_client
 from sdk.producer import Producer
 from sdk.settings import SdkSettings
+from sdk.signing import SIGNATURE_HEADER, SIGNER_HEADER, headers_for
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, SecretStr
 
-from infra.errors import ConfigError
+from models.errors import ConfigError
 
 
 class KafkaSecurity(BaseModel):

@@ -19,13 +19,26 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
-from infra.errors import EventRejected
+from models.errors import EventRejected
 
-if TYPE_CHECKING:  # the SDK imports this module: keep it free of the warehouse's imports
-    from infra.auth import Credential
+
+class Credential(Protocol):
+    """What a signing key derives from: infra.auth.Credential (the SDK cannot import infra)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def secret_hash(self) -> str: ...
+    @property
+    def facility_id(self) -> str | None: ...
+    @property
+    def revoked(self) -> bool: ...
+    @property
+    def role(self) -> Any: ...
+
 
 SIGNER_HEADER = "bloodtrace-signer"
 SIGNATURE_HEADER = "bloodtrace-signature"
@@ -67,7 +80,7 @@ class SignatureVerifier:
     the per-event cost is one HMAC."""
 
     def __init__(
-        self, master: bytes, load: Callable[[], dict[str, Credential]], cache_seconds: float
+        self, master: bytes, load: Callable[[], Mapping[str, Credential]], cache_seconds: float
     ) -> None:
         self._platform = platform_key(master)
         self._master = master
@@ -86,10 +99,10 @@ class SignatureVerifier:
         with self._lock:
             if time.monotonic() - self._loaded_at < max_age:
                 return
-            keys = {}
+            keys: dict[str, tuple[bytes, str]] = {}
             for c in self._load().values():
                 if c.role.value == "emitter" and not c.revoked:
-                    keys[c.id] = (facility_key(self._master, c), c.facility_id)
+                    keys[c.id] = (facility_key(self._master, c), c.facility_id or "")
             self._keys = keys
             self._loaded_at = time.monotonic()
 
