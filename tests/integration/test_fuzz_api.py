@@ -28,7 +28,11 @@ from harness import ADMIN_TOKEN, FUZZ_REQUESTS, SIGNING_KEY, platform_settings, 
 
 from api.auth import rule_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # schemathesis 4.32's own strategies use `random` (hypothesis warns; not this test's code).
+    pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
+]
 
 FUZZ_EXAMPLES = 6
 FUZZ_SECONDS = 75.0
