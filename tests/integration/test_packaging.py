@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from events_factory import donation
 from harness import ThreadPlatform
@@ -97,10 +98,17 @@ def test_the_sdk_installs_alone_and_sends_to_a_running_platform(
     python = fresh_venv(tmp_path / "venv", str(ROOT / "sdk"))
     station = tmp_path / "station"  # an empty working directory (the platform's is tmp_path)
     station.mkdir()
+    # The station's emitter credential: the SDK signs each event with its facility's key (the
+    # platform refuses unsigned events on the topic).
+    body = {"kind": "facility", "name": "BS01", "role": "emitter", "facility_id": "BS01"}
+    made = httpx.post(f"{platform.url}/v1/admin/credentials", json=body, timeout=30)
+    assert made.status_code == 200, made.text
     env = bare_env(
         BLOODTRACE_BROKER_URL=platform.settings.bootstrap_servers,
         BLOODTRACE_PSEUDONYM_KEY=platform.settings.pseudonym_secret().decode(),
         BLOODTRACE_TOPIC_PREFIX=platform.settings.topic_prefix,
+        BLOODTRACE_SIGNER=made.json()["signer"],
+        BLOODTRACE_SIGNING_KEY=made.json()["signing_key"],
     )
     # Only the SDK and the event contracts: none of the platform's packages or dependencies.
     for absent in ("infra", "streams", "api", "faust", "clickhouse_connect"):
