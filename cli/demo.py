@@ -21,11 +21,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cli._output import console, print_json, print_table
 from cli._platform import api_call, platform_is_up
 from cli.producers import simulate_and_emit
-from infra.errors import BloodtraceError, PlatformNotRunning
+from infra.errors import BloodtraceError, ConfigError, PlatformNotRunning
 from infra.settings import Settings, get_settings
 
 
-def _start_platform(settings: Settings) -> subprocess.Popen[bytes]:
+def _start_platform(settings: Settings, population_sample: float) -> subprocess.Popen[bytes]:
     log_dir = settings.data_path / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "platform.log"
@@ -33,7 +33,8 @@ def _start_platform(settings: Settings) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "cli", "serve"],
         stdout=log_path.open("ab"),
         stderr=subprocess.STDOUT,
-        env=dict(os.environ),
+        # The city is a sample of its residents: the marts scale populations by the same share.
+        env={**os.environ, "BLOODTRACE_DBT__POPULATION_SAMPLE": str(population_sample)},
     )
     deadline = time.monotonic() + 120
     with console.status("starting the platform (broker, warehouse, worker, API)…"):
@@ -97,7 +98,10 @@ def register(app: typer.Typer) -> None:
     def demo(
         days: int = typer.Option(365, "--days", help="Days of city life to simulate."),
         city: str = typer.Option(
-            "small", "--city", help="City preset: small (default), prefecture, province."
+            "small",
+            "--city",
+            help="City preset: small (default: a 1-in-4 sample of 安康市 Ankang), ankang (all of "
+            "it), anlan (fictional), prefecture, province (copies of the fictional city).",
         ),
         start: str = typer.Option("2025-01-01", "--start", help="First simulated day."),
         seed: int = typer.Option(7, "--seed", help="Random seed (same seed, same city)."),
@@ -115,11 +119,26 @@ def register(app: typer.Typer) -> None:
         """Run the whole platform on the embedded defaults: start it, simulate a city for a
         year, stream every event into the warehouse, run quality checks and dbt marts, and
         print a summary. Data stays in the data directory (default ./var)."""
+        from simulation import PRESETS
+
         settings = get_settings()
         began = time.perf_counter()
+        if city not in PRESETS:
+            raise ConfigError(
+                f"Unknown city preset {city!r}", hint=f"Use one of {', '.join(PRESETS)}."
+            )
+        sample = PRESETS[city].population_sample
         started_here = None
         if not platform_is_up(settings):
-            started_here = _start_platform(settings)
+            started_here = _start_platform(settings, sample)
+        elif settings.dbt.population_sample != sample:
+            console.print(
+                f"[yellow]The running platform's population sample is "
+                f"{settings.dbt.population_sample}; the {city} city is a {sample} sample: rates "
+                f"per 1,000 residents will be off (set BLOODTRACE_DBT__POPULATION_SAMPLE={sample})."
+                "[/]",
+                highlight=False,
+            )
         try:
             before = api_call(settings, "GET", "/v1/status")["metrics"]
             sent = simulate_and_emit(days=days, start=start, city=city, seed=seed)

@@ -181,7 +181,10 @@ def register(app: typer.Typer) -> None:
         days: int = typer.Option(365, "--days", help="How many days to simulate."),
         start: str = typer.Option("2025-01-01", "--start", help="First day (YYYY-MM-DD)."),
         city: str = typer.Option(
-            "small", "--city", help="City preset: small, prefecture, province."
+            "small",
+            "--city",
+            help="City preset: small (a 1-in-4 sample of 安康市 Ankang), ankang, anlan "
+            "(fictional), prefecture, province.",
         ),
         seed: int = typer.Option(7, "--seed", help="Same seed, same city and events."),
         out: Path | None = typer.Option(

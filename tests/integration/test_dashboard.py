@@ -157,9 +157,9 @@ def test_headline_figures_equal_the_marts(dash: ThreadPlatform) -> None:
     [(donations, units)] = sql(
         s,
         f"select sum(donations), sum(units) from {marts}.collections_yearly "
-        f"where collected_year = {YEAR} and county_code = 'C01'",
+        f"where collected_year = {YEAR} and county_code = '610902'",
     )
-    head = get(dash, f"/v1/marts/headline?period={YEAR}&county=C01")
+    head = get(dash, f"/v1/marts/headline?period={YEAR}&county=610902")
     assert head["donations"] == donations
     assert head["units_collected"] == pytest.approx(units, abs=1e-3)
     [(supply, demand, supply_growth, demand_growth)] = sql(
@@ -205,8 +205,8 @@ def test_bad_filters_are_clear_errors(dash: ThreadPlatform) -> None:
     unknown = httpx.get(f"{dash.url}/v1/marts/counties/X99")
     assert unknown.status_code == 404 and "X99" in unknown.json()["detail"]["message"]
     assert httpx.get(f"{dash.url}/v1/marts/tables/events").status_code == 404
-    page = get(dash, "/v1/marts/tables/county_scorecard?limit=3&county=C01")
-    assert page["total"] == 2 and {r["county_code"] for r in page["items"]} == {"C01"}
+    page = get(dash, "/v1/marts/tables/county_scorecard?limit=3&county=610902")
+    assert page["total"] == 2 and {r["county_code"] for r in page["items"]} == {"610902"}
 
 
 def test_openapi_documents_every_dashboard_endpoint(dash: ThreadPlatform) -> None:
@@ -363,7 +363,7 @@ def test_figures_on_the_page_equal_the_marts(dash: ThreadPlatform, page: Any) ->
     p, _ = page
     s = dash.settings
     marts = f"{s.warehouse_database}_marts"
-    p.goto(f"{dash.url}/?period={YEAR}&county=C02&baseline={BASELINE}")
+    p.goto(f"{dash.url}/?period={YEAR}&county=610928&baseline={BASELINE}")
     ready(p)
 
     def shown(figure: str) -> float:
@@ -372,12 +372,12 @@ def test_figures_on_the_page_equal_the_marts(dash: ThreadPlatform, page: Any) ->
     [(donations, units)] = sql(
         s,
         f"select sum(donations), sum(units) from {marts}.collections_yearly "
-        f"where collected_year = {YEAR} and county_code = 'C02'",
+        f"where collected_year = {YEAR} and county_code = '610928'",
     )
     [(used,)] = sql(
         s,
         f"select sum(transfused_units) from {marts}.clinical_use_monthly where use_year = {YEAR} "
-        f"and county_code = 'C02' and component_type in (select component_type from "
+        f"and county_code = '610928' and component_type in (select component_type from "
         f"{s.warehouse_database}_reference.component_types where counts_toward_total_demand = 1)",
     )
     assert shown("donations") == donations
@@ -447,17 +447,17 @@ def test_clicking_a_county_drills_down_to_its_sites_and_hospitals(
     p.goto(f"{dash.url}/")
     ready(p)
     city = float(p.locator("[data-figure='donations']").get_attribute("data-value"))
-    p.click("#t-counties tr[data-county='C01']")
+    p.click("#t-counties tr[data-county='610902']")
     p.wait_for_selector("#t-sites")
     ready(p)
-    assert p.locator("#f-county").input_value() == "C01"
-    assert "county=C01" in p.url
-    detail = get(dash, f"/v1/marts/counties/C01?year={YEAR}")
+    assert p.locator("#f-county").input_value() == "610902"
+    assert "county=610902" in p.url
+    detail = get(dash, f"/v1/marts/counties/610902?year={YEAR}")
     assert p.locator("#t-sites tr").count() == len(detail["sites"]) + 1
     assert p.locator("#t-hospitals tr").count() == len(detail["hospitals"]) + 1
     county = float(p.locator("[data-figure='donations']").get_attribute("data-value"))
     assert 0 < county < city
-    p.screenshot(path=str(ARTIFACTS / "dashboard-county-C01.png"), full_page=True)
+    p.screenshot(path=str(ARTIFACTS / "dashboard-county-610902.png"), full_page=True)
 
 
 def test_export_downloads_a_workbook_with_the_speech_figures(

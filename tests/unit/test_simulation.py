@@ -189,7 +189,9 @@ def test_the_city_is_the_dbt_seed_city(year: Year) -> None:
     sites = {s.site_id: s for s in city.sites}
     hospitals = {h.facility_id for h in city.hospitals}
     equipment = {e.equipment_id: e for e in city.equipment}
-    assert 5 <= len(counties) <= 7
+    # 安康市's ten county-level divisions, by their 2020 administrative codes.
+    assert len(counties) == 10 and {"610902", "610929"} <= counties
+    assert sum(c.population for c in city.counties) == 2_493_436  # the 2020 census city total
     for d in year.donations:
         assert d["county_code"] in counties
         site = sites[d["site_id"]]
