@@ -20,9 +20,10 @@ ANKANG_POPULATION = 2_493_436
 # collects at the national rate.
 NATIONAL_DONATIONS_PER_1000 = 11.4
 # Donations a year per unit of ``donations_per_day`` (an ordinary start-year day): weekends,
-# seasons and campaigns shape the days around it. Measured on the Ankang presets (a year of
-# the simulator divided by donations_per_day); calibration keeps it honest.
-_DAYS_PER_YEAR_OF_ORDINARY_DAYS = 365.0
+# seasons, campaigns and deferrals shape the days around it. Measured on the ankang preset
+# (donations in a simulated 2025 / donations_per_day); tests/unit/test_calibration.py checks
+# the resulting rate per 1,000 residents.
+_DAYS_PER_YEAR_OF_ORDINARY_DAYS = 349.0
 
 
 def ankang_donations_per_day(sample: float = 1.0) -> float:
@@ -77,7 +78,8 @@ def _demand_ratio() -> dict[str, float]:
 
 def _cover_days() -> dict[str, float]:
     # (assumed) days of expected use a hospital blood bank keeps on its shelf.
-    return {"red_cells": 4.0, "plasma": 7.0, "cryoprecipitate": 7.0, "platelets": 1.5}
+    # Platelets: none; they are booked per patient and sent by the station on the day.
+    return {"red_cells": 4.0, "plasma": 7.0, "cryoprecipitate": 7.0, "platelets": 0.0}
 
 
 def _discard_rates() -> dict[str, float]:
@@ -161,7 +163,9 @@ class CityConfig:
     # (assumed) a station calls off group drives above this many days of red cells, and calls
     # platelet donors of a group to keep this many days of its platelets.
     drive_call_off_days: float = 18.0
-    platelet_target_days: float = 2.5
+    platelet_target_days: float = 2.5  # during the burn-in (no bookings yet)
+    # (assumed) after it, platelets are collected to the next two days' bookings plus this.
+    platelet_buffer_days: float = 0.0  # two days of bookings already hold a day to spare
     platelet_pool_days: float = 60.0  # (assumed) donors on the list: 60 days of platelet use
     deferral_rate: float = 0.015  # (assumed) visits deferred at the pre-donation check
     burn_in_days: int = 1095  # donor history simulated (without events) before the start
