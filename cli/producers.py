@@ -7,6 +7,7 @@ import io
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, get_args
@@ -215,7 +216,13 @@ def register(app: typer.Typer) -> None:
 
 
 def simulate_and_emit(
-    *, days: int, start: str, city: str, seed: int, out: Path | None = None
+    *,
+    days: int,
+    start: str,
+    city: str,
+    seed: int,
+    out: Path | None = None,
+    readings_from: date | None = None,
 ) -> dict[str, Any]:
     from simulation import PRESETS, simulate
 
@@ -227,7 +234,10 @@ def simulate_and_emit(
         raise ConfigError(f"--start {start!r} is not a date", hint="Use YYYY-MM-DD.") from exc
     settings = get_settings()
     key = settings.pseudonym_secret()
-    events = simulate(PRESETS[city], start=first_day, days=days, seed=seed, pseudonym_key=key)
+    cfg = PRESETS[city]
+    if readings_from is not None:  # history years: only the readings of an excursion's day
+        cfg = replace(cfg, readings_from=readings_from)
+    events = simulate(cfg, start=first_day, days=days, seed=seed, pseudonym_key=key)
     started = time.perf_counter()
     emitted = refused = 0
     with _progress() as bar:

@@ -85,7 +85,11 @@ class ColdChain:
         rng, cfg, emit = self.rng, self.cfg, self.emitter.emit
         start = day_start(day)
         breaches = []
+        # History years (before cfg.readings_from) keep their excursions and what they discard,
+        # but only the readings of a day with a long excursion: years load quickly.
+        every_reading = cfg.readings_from is None or day >= cfg.readings_from
         for eq in self.fixed:
+            breached = False
             interval = eq.interval_seconds
             first = -(-start // interval) * interval  # first grid point in the day
             slots = list(range(first, start + DAY, interval))
@@ -110,6 +114,7 @@ class ColdChain:
                     for t in span:
                         out[t] = self._out(eq.kind, True)
                     found = span[-1] + rng.randint(20 * MINUTE, 50 * MINUTE)
+                    breached = True
                     breaches.append(
                         Breach(
                             eq.equipment_id,
@@ -146,7 +151,8 @@ class ColdChain:
                 }
                 if agitator:
                     payload["agitating"] = t not in stopped
-                emit(t, "storage.temperature_recorded", eq.facility_id, payload)
+                if every_reading or breached:
+                    emit(t, "storage.temperature_recorded", eq.facility_id, payload)
         return breaches
 
     def trip(self, transport_class: str, leaves: int, arrives: int) -> tuple[str, float]:

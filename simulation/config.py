@@ -8,6 +8,7 @@ ranges, tolerances) come from models.rules, so the simulator obeys what the plat
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 from models.rules import ColdChainRules, DonorRules, QualityRules, ScreeningRules, StorageRules
@@ -197,6 +198,9 @@ class CityConfig:
     repeat_recipient_share: float = 0.15  # (assumed) episodes of a patient transfused before
 
     # ---- cold chain --------------------------------------------------------------------
+    # Emit every fixed-equipment reading from this day on; before it (history years of the
+    # demo) only a long excursion's day of readings. None: every day.
+    readings_from: date | None = None
     short_excursions_per_equipment_day: float = 0.02  # (assumed) door left open, defrost
     long_excursions_per_equipment_year: float = 0.25  # (assumed) compressor failure overnight
     station_long_excursions_per_equipment_year: float = 0.05  # (assumed) better maintained
@@ -219,6 +223,11 @@ PRESETS: dict[str, CityConfig] = {
     # events a year beside the temperature readings); rates per 1,000 are the full city's.
     "small": CityConfig(
         name="small", population_sample=0.25, donations_per_day=ankang_donations_per_day(0.25)
+    ),
+    # The demo's five years of history: a 1-in-25 sample of Ankang (about 3 donations a day,
+    # 1,100 a year), so five years load in a few minutes; rates per 1,000 are the city's.
+    "demo": CityConfig(
+        name="demo", population_sample=0.04, donations_per_day=ankang_donations_per_day(0.04)
     ),
     # All of Ankang: about 78 donations a day (11.4 per 1,000 residents a year).
     "ankang": CityConfig(),
