@@ -86,7 +86,8 @@ class ColdChain:
         start = day_start(day)
         breaches = []
         # History years (before cfg.readings_from) keep their excursions and what they discard,
-        # but only the readings of a day with a long excursion: years load quickly.
+        # but only one reading a day (declared at a day's interval), and every reading of a
+        # day with a long excursion: years load quickly.
         every_reading = cfg.readings_from is None or day >= cfg.readings_from
         for eq in self.fixed:
             breached = False
@@ -153,6 +154,18 @@ class ColdChain:
                     payload["agitating"] = t not in stopped
                 if every_reading or breached:
                     emit(t, "storage.temperature_recorded", eq.facility_id, payload)
+            if not (every_reading or breached) and slots:
+                # A history day: one daily reading (a logger's daily summary, declared as such),
+                # so the platform's clock for the equipment moves on and nothing is "silent".
+                daily: dict[str, object] = {
+                    "equipment_id": eq.equipment_id,
+                    "equipment_kind": eq.kind,
+                    "temperature_c": self._normal(eq.kind),
+                    "interval_seconds": DAY,
+                }
+                if agitator:
+                    daily["agitating"] = True
+                emit(slots[0], "storage.temperature_recorded", eq.facility_id, daily)
         return breaches
 
     def trip(self, transport_class: str, leaves: int, arrives: int) -> tuple[str, float]:
