@@ -42,6 +42,10 @@ SECTIONS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         {"events": 5_000, "rounds": 1},
     ),
     "dashboard": ("bench.dashboard_bench", {}, {"quick": True}),
+    "import": ("bench.import_bench", {"events": 100_000}, {"quick": True}),
+    "demo": ("bench.demo_bench", {}, {"quick": True}),
+    # 10 minutes by default; BENCH_SOAK_SECONDS=7200 for the aim's 2 hours.
+    "soak": ("bench.soak_bench", {"seconds": 600}, {"quick": True}),
 }
 
 _CHILD = """
@@ -153,7 +157,89 @@ def aims(sections: dict[str, Any]) -> list[dict[str, Any]]:
                     "met": float(dbt[key]) <= limit,
                 }
             )
+    out.extend(_latency_aims(result("trace")))
+    out.extend(_import_demo_soak_aims(result("import"), result("demo"), result("soak")))
     return out
+
+
+def _latency_aims(trace: dict[str, Any]) -> list[dict[str, Any]]:
+    """Trace and lookback p99 (warm) against a full scan of the same data in the same run."""
+    latency = trace.get("latency") or {}
+    rows: list[dict[str, Any]] = []
+    for key, label, limit in (
+        ("trace", "trace by DIN p99", 50.0),
+        ("recipient_trace", "trace by recipient p99", 50.0),
+        ("donor_trace", "trace by donor p99", 50.0),
+        ("lookback", "lookback p99", 100.0),
+    ):
+        fast, scan = latency.get(key), latency.get(f"{key}_full_scan")
+        if not fast or not scan:
+            continue
+        rows.append(
+            {
+                "aim": f"{label} over {trace.get('units', 0):,} units",
+                "figure": f"{fast['p99_ms']} ms",
+                "baseline": f"full scan p99 {scan['p99_ms']} ms",
+                "ratio": round(fast["p99_ms"] / scan["p99_ms"], 3) if scan["p99_ms"] else None,
+                "target": f"<= {limit:g} ms",
+                "met": fast["p99_ms"] <= limit,
+            }
+        )
+    if "first_trace_ms" in latency and latency.get("trace"):
+        warm = latency["trace"]["p50_ms"]
+        rows.append(
+            {
+                "aim": "first trace on a new connection",
+                "figure": f"{latency['first_trace_ms']} ms",
+                "baseline": f"warm trace p50 {warm} ms",
+                "ratio": round(latency["first_trace_ms"] / warm, 2) if warm else None,
+                "target": "<= 200 ms",
+                "met": latency["first_trace_ms"] <= 200,
+            }
+        )
+    return rows
+
+
+def _import_demo_soak_aims(
+    imported: dict[str, Any], demo: dict[str, Any], soak: dict[str, Any]
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if imported:
+        rows.append(
+            {
+                "aim": f"history import (`bloodtrace emit`, {imported['events']:,} events)",
+                "figure": f"{imported['import_events_per_s']:,} ev/s",
+                "baseline": f"bare Faust loop {imported['bare_events_per_s']:,} ev/s",
+                "ratio": imported["ratio"],
+                "target": f">= {imported['aim_events_per_s']:,} ev/s",
+                "met": imported["import_events_per_s"] >= imported["aim_events_per_s"],
+            }
+        )
+    if demo:
+        rows.append(
+            {
+                "aim": f"`{demo['command']}` wall time",
+                "figure": f"{demo['seconds']} s",
+                "baseline": f"aim {demo['aim_seconds']:g} s",
+                "ratio": demo["ratio_to_aim"],
+                "target": f"<= {demo['aim_seconds']:g} s",
+                "met": demo["seconds"] <= demo["aim_seconds"],
+            }
+        )
+    if soak:
+        short = soak["seconds"] < soak["aim_seconds"]
+        rows.append(
+            {
+                "aim": f"worker memory flat over a {soak['seconds']} s soak"
+                + (f" (the aim is {soak['aim_seconds']} s)" if short else ""),
+                "figure": f"{soak['rss_end_mib']} MiB at the end, peak {soak['rss_peak_mib']}",
+                "baseline": f"{soak['rss_after_warm_up_mib']} MiB after warm-up",
+                "ratio": round(1 + soak["peak_drift"], 3),
+                "target": "within +/-10 %",
+                "met": bool(soak["flat"]) and not short,
+            }
+        )
+    return rows
 
 
 def print_aims(rows: list[dict[str, Any]]) -> None:

@@ -39,12 +39,13 @@ from models.pseudonym import pseudonymise
 from streams.app import create_app
 
 
-def make_events(count: int) -> list[tuple[bytes, bytes]]:
-    """(key, value) pairs: a realistic mix of donations, test panels and temperature readings."""
+def make_events(count: int, first: int = 0) -> list[tuple[bytes, bytes]]:
+    """(key, value) pairs: a realistic mix of donations, test panels and temperature readings;
+    ``first`` continues a series (the n-th event is the same in every call)."""
     key = b"bench"
     out: list[tuple[bytes, bytes]] = []
     base = datetime(2025, 1, 1, tzinfo=UTC)
-    for i in range(count):
+    for i in range(first, first + count):
         at = base + timedelta(seconds=i * 7)
         din = make_din("C4501", 25, i // 3)
         kind = i % 3

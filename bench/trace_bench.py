@@ -474,7 +474,16 @@ def run(
         print(f"  background merges settled after {settle_seconds:.0f} s", flush=True)
         load_before = os.getloadavg()[0]
         print(f"timing {samples} lookups of each kind (load average {load_before:.1f})")
+        # The first trace on a new connection, before any warm-up: what a quality officer
+        # meets right after a platform start (caches of this process are already warm).
+        fresh = connect(settings)
+        first_din = din_of(random.Random(7).randrange(units))
+        first_trace_ms = round(
+            _timed(lambda: unit_traces(fresh, [first_din], Policy.from_settings(settings))), 1
+        )
+        print(f"  first trace on a new connection: {first_trace_ms} ms", flush=True)
         figures = measure(client, settings, units, samples)
+        figures["first_trace_ms"] = first_trace_ms
         tables = {
             table: {"parts": int(parts), "compressed": size}
             for table, parts, size in client.query(

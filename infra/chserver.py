@@ -41,8 +41,10 @@ from infra.errors import WarehouseError, WarehouseUnavailable
 LISTEN_HOST = "127.0.0.1"  # the default user has no password: never listen beyond loopback
 # Seconds the serving query sleeps: the server lives until killed (about 31 years).
 _SERVE_SECONDS = 1_000_000_000
+# TCP first: once HTTP answers, every listener is up (HTTP first let a taken TCP port pass
+# start() during the moment before the child exited).
 _SERVE_QUERY = (
-    "SYSTEM START LISTEN HTTP; SYSTEM START LISTEN TCP; "
+    "SYSTEM START LISTEN TCP; SYSTEM START LISTEN HTTP; "
     f"SELECT sleepEachRow(1) FROM numbers({_SERVE_SECONDS}) "
     "SETTINGS max_block_size = 1 FORMAT Null"
 )
@@ -58,6 +60,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LISTEN_HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def port_taken(port: int) -> bool:
+    """Whether another process listens on ``port`` of the listen host."""
+    with socket.socket() as sock:
+        # SO_REUSEADDR as the server sets it: a port in TIME_WAIT after a restart is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LISTEN_HOST, port))
+        except OSError:
+            return True
+    return False
 
 
 def config_xml(http_port: int, tcp_port: int) -> str:
@@ -113,6 +127,13 @@ class ChServer:
                 f"Something already answers on {self.url}; not starting a second server there.",
                 hint="Pick another port or stop the other server.",
             )
+        for port in (self.http_port, self.tcp_port):
+            if port_taken(port):
+                raise ServerStartFailed(
+                    f"Port {port} on {LISTEN_HOST} is already taken by another process; "
+                    "the ClickHouse server cannot listen there.",
+                    hint="Pick other ports (the defaults are free ports) or stop that process.",
+                )
         log = self.log_path.open("ab")
         try:
             self.proc = subprocess.Popen(
