@@ -274,13 +274,13 @@ def _business_lines(business: dict[str, Any], quality: dict[str, Any]) -> list[t
     vs = f" vs {base}" if base else ""
     alerts = b.get("open_alerts") or {}
     findings = quality.get("result", {}) if isinstance(quality, dict) else {}
-    found = findings.get("findings") if isinstance(findings, dict) else None
+    found = findings.get("findings_by_severity") if isinstance(findings, dict) else None
     if isinstance(found, dict):
         total = sum(v for v in found.values() if isinstance(v, int))
-        by_check = ", ".join(f"{k} {v}" for k, v in sorted(found.items()) if v)
-        quality_line = f"{total}" + (f" ({by_check})" if by_check else "")
+        by_severity = ", ".join(f"{k} {v}" for k, v in sorted(found.items()) if v)
+        quality_line = f"{total}" + (f" ({by_severity})" if by_severity else "")
     else:
-        quality_line = str(found if found is not None else "—")
+        quality_line = "—"
     return [
         (
             "donations",
