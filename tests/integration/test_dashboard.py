@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import subprocess
 import sys
 import uuid
@@ -348,12 +347,12 @@ def test_every_panel_draws_with_data_offline(dash: ThreadPlatform, page: Any) ->
     assert p.locator("#speech li").count() >= 4
     assert p.locator("#t-alerts tr[data-alert]").count() == 10
     assert p.locator("#t-findings tr").count() > 1
-    assert p.locator("#t-counties tr[data-county]").count() == 6
+    assert p.locator("#t-counties tr[data-county]").count() == 10  # Ankang's ten
     honours = p.evaluate(
         "echarts.getInstanceByDom(document.getElementById('c-honours')).getOption().series[0].data"
     )
     assert honours[:3] == [1, 1, 1]  # the devoted donors: bronze, silver, gold
-    assert p.locator("#c-counties").get_attribute("data-mode") == "bars"  # not Ankang's codes
+    assert p.locator("#c-counties").get_attribute("data-mode") == "map"  # Ankang's codes
     p.screenshot(path=str(ARTIFACTS / "dashboard-zh.png"), full_page=True)
     local = {urlparse(u).path for u in recorder.requests}
     assert {"/static/vendor/echarts.min.js", "/static/vendor/map-ankang.js"} <= local
@@ -479,22 +478,13 @@ def test_export_downloads_a_workbook_with_the_speech_figures(
 def test_wall_display_and_ankang_map(dash: ThreadPlatform, page: Any) -> None:
     p, _ = page
 
-    # For a city whose county codes are Ankang's, the scorecard is drawn on the 安康 outlines.
-    ankang = ["610902", "610921", "610922", "610923", "610924", "610925"]
-
-    def as_ankang(route: Any) -> None:
-        response = route.fetch()
-        body = response.json()
-        for row, code in zip(body["counties"], ankang, strict=False):
-            row["county_code"] = code
-        route.fulfill(response=response, json=body)
-
-    p.route(re.compile(r"/v1/marts/counties\?"), as_ankang)
+    # The default city's county codes are Ankang's (dbt/seeds/counties.csv): the scorecard is
+    # drawn on the 安康 outlines, one point per county-level division.
     p.goto(f"{dash.url}/?wall=1")
     ready(p)
     assert "wall" in (p.locator("body").get_attribute("class") or "")
     assert p.locator("#c-counties").get_attribute("data-mode") == "map"
-    assert chart_points(p, "c-counties") == 6
+    assert chart_points(p, "c-counties") == 10
     p.screenshot(path=str(ARTIFACTS / "dashboard-wall-ankang-map.png"), full_page=True)
 
 
