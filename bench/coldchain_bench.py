@@ -33,14 +33,14 @@ from typing import Any
 
 import faust
 import orjson
-from confluent_kafka import Producer as KafkaProducer
 from faust.contrib.asgi import faust_app_running
 
+from bench.pipeline_bench import fill_topic
 from infra.broker import ensure_topics, start_embedded_broker
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
 from models.isbt128 import make_din
-from streams.app import PlatformContext
+from streams.app import PlatformContext, faust_app
 from streams.metrics import Metrics
 from streams.processors import coldchain
 
@@ -113,40 +113,12 @@ def make_events(readings: int, equipment: int) -> tuple[list[tuple[bytes, bytes]
 def _fill_topic(settings: Settings, events: list[tuple[bytes, bytes]]) -> None:
     # The platform's forwarder is librdkafka with its default partitioner: the same here, so
     # readings and placements land where the platform would put them.
-    producer = KafkaProducer(
-        {"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 20, "acks": "all"}
-    )
-    topic = settings.topic("events.valid")
-    for key, value in events:
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    producer.flush(120)
+    fill_topic(settings, "events.valid", events)
 
 
 def _app(settings: Settings, app_id: str) -> faust.App:
-    """A Faust app configured as the platform's (streams/app.py create_app)."""
-    return faust.App(
-        app_id,
-        broker=f"kafka://{settings.bootstrap_servers}",
-        value_serializer="raw",
-        key_serializer="raw",
-        store="memory://",
-        web_enabled=False,
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
-        broker_rebalance_timeout=settings.broker_rebalance_timeout,
-        broker_session_timeout=settings.broker_session_timeout,
-        broker_heartbeat_interval=settings.broker_heartbeat_interval,
-        broker_max_poll_records=settings.sink_batch_size,
-        consumer_auto_offset_reset="earliest",
-        stream_wait_empty=False,
-        producer_acks=-1,
-        datadir=str(settings.data_path / app_id),
-    )
+    """A Faust app configured as the platform's (streams/app.py), on one replica."""
+    return faust_app(settings, app_id, app_id, topic_replication_factor=1)
 
 
 async def _time_consumption(app: faust.App, state: dict[str, Any], timeout: float = 900) -> float:
@@ -185,10 +157,10 @@ def _coldchain(settings: Settings, readings: int) -> tuple[float, dict[str, floa
     prepare, complete = processor.prepare, processor.complete
     registry = ctx.metrics.registry
 
-    def timed_prepare(events: list[Any]) -> Any:
+    def timed_prepare(events: list[Any], records: list[Any] | None = None) -> coldchain.Prepared:
         if state["started"] is None:
             state["started"] = time.monotonic()
-        prepared = prepare(events)
+        prepared = prepare(events, records)
         checked = registry.get_sample_value("bloodtrace_coldchain_readings_total") or 0
         if checked >= readings and state["last"] is None:
             state["last"] = prepared  # the batch holding the last reading

@@ -24,12 +24,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
 from confluent_kafka import Producer as KafkaProducer
 from faust.contrib.asgi import faust_app_running
+from faust.transport.consumer import Consumer
 
 from infra.broker import ensure_topics, start_embedded_broker
 from infra.settings import Settings
@@ -98,10 +99,15 @@ def make_events(count: int, first: int = 0) -> list[tuple[bytes, bytes]]:
 
 
 def _fill_topic(settings: Settings, events: list[tuple[bytes, bytes]]) -> None:
+    fill_topic(settings, "events.raw", events)
+
+
+def fill_topic(settings: Settings, name: str, events: list[tuple[bytes, bytes]]) -> None:
+    """Produce (key, value) pairs to the topic ``name`` with librdkafka's default partitioner."""
     producer = KafkaProducer(
         {"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 20, "acks": "all"}
     )
-    topic = settings.topic("events.raw")
+    topic = settings.topic(name)
     for key, value in events:
         while True:
             try:
@@ -164,7 +170,7 @@ def _bare_loop(settings: Settings, total: int) -> Timing:
 
     @app.agent(topic)
     async def consume(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take_events(
+        async for batch in cast("faust.Stream[bytes]", stream).take_events(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
             if state["started"] is None:
@@ -186,7 +192,7 @@ def _pipeline(settings: Settings, total: int) -> tuple[float, Timing]:
     state: dict[str, Any] = {"started": None, "finished": None, "drained": None}
 
     def processed_everything() -> bool:
-        consumer = app.consumer
+        consumer = cast(Consumer, app.consumer)  # committed offsets are not on ConsumerT
         tps = [tp for tp in consumer.assignment() if tp.topic == valid]
         if not tps:
             return False

@@ -78,7 +78,7 @@ def _wait_for_pipeline(settings: Settings, target: int) -> dict[str, Any]:
         task = bar.add_task("stream", total=target)
         quiet_since: float | None = None
         while True:
-            status = api_call(settings, "GET", "/v1/status")
+            status: dict[str, Any] = api_call(settings, "GET", "/v1/status")
             metrics = status["metrics"]
             done = metrics["accepted"] + metrics["duplicates"]
             bar.update(task, completed=min(done, target))

@@ -22,8 +22,8 @@ def register(app: typer.Typer) -> None:
         """Run the platform: broker (embedded Tansu unless BLOODTRACE_BROKER_URL is set),
         warehouse migrations, the stream worker, the HTTP API and the scheduled jobs.
         Stops on Ctrl-C."""
+        from api.server import serve as run_platform
         from infra import runlock
-        from streams.platform import serve as run_platform
 
         logging.basicConfig(
             level=logging.INFO if verbose else logging.WARNING,

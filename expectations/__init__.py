@@ -1,7 +1,8 @@
 """Data quality with Great Expectations: checks over the warehouse, and why units were lost.
 
 - suites.py: the suites, as code (one per warehouse table, five across tables)
-- frames.py, wastage.py: the frames they validate, pulled through clickhouse-connect
+- frames.py, wastage.py: the frames they validate, pulled through clickhouse-connect;
+  builders.py: which function pulls each suite's frame
 - causes.py: evidence -> discard cause (pure functions)
 - gx_engine.py: GX (imported lazily: it takes seconds), Data Docs
 - runner.py: ``run_quality``, ``scheduled_quality_run``, ``quality_summary``

@@ -12,18 +12,11 @@ import pandas as pd
 
 from expectations.checks import Check, sentence
 from expectations.window import as_utc
+from models.inventory import COMPONENT_NAMES_ZH
 
 # Where a frame keeps the moment a finding is about, in order of preference.
 _TIME_COLUMNS = ("occurred_at", "released_at", "discarded_at", "first_event_at", "last_event_at")
 _FACILITY_COLUMNS = ("facility_id", "last_facility", "first_facility")
-COMPONENT_NAMES_ZH = {
-    "whole_blood": "全血",
-    "red_cells": "悬浮红细胞",
-    "washed_red_cells": "洗涤红细胞",
-    "platelets": "单采血小板",
-    "plasma": "新鲜冰冻血浆",
-    "cryoprecipitate": "冷沉淀",
-}
 _NOT_EVIDENCE = {"event_id", "din", "product_code", "facility_id", "evidence", "_p", "_o"}
 
 

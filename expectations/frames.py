@@ -9,8 +9,6 @@ stored long before it. Timestamps come back as naive UTC.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -373,32 +371,3 @@ def freshness_frame(ctx: FrameContext) -> pd.DataFrame:
     frame["as_of"] = as_of
     frame["occurred_at"] = frame["last_event_at"]
     return frame
-
-
-FrameBuilder = Callable[[FrameContext], pd.DataFrame]
-
-
-def _plain_frame_of(table: str, ctx: FrameContext) -> pd.DataFrame:
-    return plain_table_frame(ctx, table)
-
-
-def frame_builders() -> dict[str, FrameBuilder]:
-    """Suite name -> the function that pulls its frame."""
-    from expectations.wastage import wastage_frame  # the evidence assembly is its own module
-
-    builders: dict[str, FrameBuilder] = {
-        table: functools.partial(_plain_frame_of, table) for table in _TABLE_COLUMNS
-    }
-    builders.update(
-        {
-            "events": events_frame,
-            "donations": donations_frame,
-            "components": components_frame,
-            "release_screening": release_screening_frame,
-            "units": units_frame,
-            "disposition": disposition_frame,
-            "wastage": wastage_frame,
-            "freshness": freshness_frame,
-        }
-    )
-    return builders

@@ -24,9 +24,10 @@ import orjson
 import pandas as pd
 
 from expectations import store
+from expectations.builders import frame_builders
 from expectations.checks import SEVERITIES, Suite
 from expectations.findings import Finding
-from expectations.frames import FrameContext, attach_event_ids, frame_builders
+from expectations.frames import FrameContext, attach_event_ids
 from expectations.gx_engine import CheckOutcome, GxValidator
 from expectations.suites import all_suites
 from expectations.window import Window, as_utc

@@ -22,6 +22,8 @@ registry), so invocations in one process are serialised by a lock.
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.resources
 import json
 import os
 import threading
@@ -42,7 +44,27 @@ from infra.errors import (
 )
 from infra.settings import Settings
 
-PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
+
+def _project_dir() -> Path:
+    """The dbt project: package data of the installed distribution (``infra/dbt_project`` in a
+    wheel, mapped from the repository's ``dbt/`` in pyproject.toml), or, for an editable
+    install, the ``dbt/`` folder of the source tree the install records (PEP 610)."""
+    shipped = Path(str(importlib.resources.files("infra"))).resolve() / "dbt_project"
+    if (shipped / "dbt_project.yml").is_file():
+        return shipped
+    # Every distribution by that name: a build leaves bloodtrace.egg-info (without the record)
+    # in the source tree, found first when the working directory is on sys.path.
+    for dist in importlib.metadata.distributions(name="bloodtrace"):
+        direct = json.loads(dist.read_text("direct_url.json") or "{}")
+        url = str(direct.get("url", ""))
+        if direct.get("dir_info", {}).get("editable") and url.startswith("file:"):
+            source = Path(unquote(urlparse(url).path)).resolve() / "dbt"
+            if (source / "dbt_project.yml").is_file():
+                return source
+    return shipped  # not there: dbt says so, naming this folder
+
+
+PROJECT_DIR = _project_dir()
 CHDB_DRIVER = "chdb"
 SCHEDULED_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 _run_lock = threading.Lock()

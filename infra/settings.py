@@ -11,7 +11,7 @@ import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from infra.errors import ConfigError, InvalidSettings
+from infra.errors import ConfigError
 from models.rules import (
     ColdChainRules,
     DbtRules,
@@ -39,80 +39,20 @@ from models.rules import (
     SupplyRules,
 )
 
-if TYPE_CHECKING:
-    from sdk.settings import SdkSettings
+# The configuration plumbing the SDK shares (an emitter reads the same variables); it lives
+# in the SDK, which installs without the platform.
+from sdk.settings import (
+    ENV_PREFIX,
+    Port,
+    SdkSettings,
+    config_error,
+    parse_broker_list,
+    read_key_file,
+)
 
-ENV_PREFIX = "BLOODTRACE_"
 WAREHOUSE_SCHEMES = ("chdb://", "http://", "https://")
-Port = Annotated[int, Field(ge=1, le=65535)]
-# Settings whose value must never be repeated in an error message.
-SECRET_FIELDS = {"warehouse_url", "pseudonym_key"}
-_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-def parse_broker_list(value: str) -> list[str]:
-    """``host:port`` entries of a Kafka bootstrap list (``kafka://`` prefixes allowed)."""
-    entries = [part.strip().removeprefix("kafka://") for part in value.split(",")]
-    for entry in entries:
-        match = _HOST_PORT.match(entry)
-        if not match or not 1 <= int(match.group(1)) <= 65535:
-            raise ValueError(
-                f"{entry!r} is not host:port; expected a comma-separated host:port list, "
-                "e.g. kafka1:9092,kafka2:9092 (an optional kafka:// prefix is allowed)"
-            )
-    return entries
-
-
-def read_key_file(path: Path, what: str) -> bytes:
-    """A pseudonym key from a file (stripped); ConfigError naming the file if unreadable or
-    empty."""
-    try:
-        key = path.expanduser().read_text().strip()
-    except OSError as exc:
-        raise ConfigError(
-            f"Cannot read the pseudonym key file {path} ({what}): {exc.strerror or exc}.",
-            hint="Point it at the file holding the platform's key.",
-            tried=[str(path)],
-        ) from exc
-    if not key:
-        raise ConfigError(
-            f"The pseudonym key file {path} ({what}) is empty.",
-            hint="Put the platform's key in it.",
-            tried=[str(path)],
-        )
-    return key.encode()
-
-
-def env_name(loc: tuple[int | str, ...]) -> str:
-    """The environment variable that sets the value at a pydantic error location."""
-    return ENV_PREFIX + "__".join(str(part) for part in loc if not isinstance(part, int)).upper()
-
-
-def config_error(exc: ValidationError) -> InvalidSettings:
-    """One ConfigError naming every refused variable, its value (unless secret) and what is
-    allowed, e.g. ``BLOODTRACE_SINK_BATCH_SIZE=-5: must be greater than 0``."""
-    problems = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        name = env_name(loc)
-        allowed = str(error["msg"]).removeprefix("Value error, ")
-        allowed = allowed.replace("Input should be", "must be")
-        secret = bool(loc) and loc[0] in SECRET_FIELDS
-        nested = error["type"] in ("value_error", "assertion_error") and isinstance(
-            error.get("input"), dict
-        )
-        if secret or nested or "input" not in error:
-            problems.append(f"{name}: {allowed}")
-        else:
-            problems.append(f"{name}={error['input']}: {allowed}")
-    return InvalidSettings(
-        "Invalid configuration:\n  " + "\n  ".join(problems),
-        hint=f"Fix the {ENV_PREFIX}* environment variable(s) or .env; README "
-        "(Configuration) lists every setting and its default.",
-        variables=[env_name(tuple(e["loc"])) for e in exc.errors()],
-    )
 
 
 class Settings(BaseSettings):
@@ -304,8 +244,6 @@ class Settings(BaseSettings):
     def sdk_settings(self, source: str = "sdk") -> SdkSettings:
         """The settings of a producer this platform runs (HTTP ingest, emit, simulate, demo):
         its broker, topics, edge checks and key (made here, in embedded mode, if none yet)."""
-        from sdk.settings import SdkSettings
-
         return SdkSettings(
             broker_url=self.bootstrap_servers,
             pseudonym_key=SecretStr(self.pseudonym_secret().decode()),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from models.inventory import COMPONENT_NAMES_ZH
 from models.isbt128 import parse_abo_rh
 
 _ANTIGENS = {"O": frozenset(), "A": frozenset("A"), "B": frozenset("B"), "AB": frozenset("AB")}
@@ -100,15 +101,5 @@ def check_compatibility(
     return Compatibility(True, rule)
 
 
-_ZH = {
-    "whole_blood": "全血",
-    "red_cells": "悬浮红细胞",
-    "washed_red_cells": "洗涤红细胞",
-    "platelets": "单采血小板",
-    "plasma": "新鲜冰冻血浆",
-    "cryoprecipitate": "冷沉淀",
-}
-
-
 def _zh(component_type: str) -> str:
-    return _ZH.get(component_type, component_type)
+    return COMPONENT_NAMES_ZH.get(component_type, component_type)

@@ -30,7 +30,7 @@ from pydantic import (
     TypeAdapter,
 )
 
-from infra.errors import InvalidIdentifier
+from models.errors import InvalidIdentifier
 from models.isbt128 import ABO_RH_GROUPS, parse_abo_rh, parse_din, parse_product_code
 from models.pseudonym import is_pseudonym
 

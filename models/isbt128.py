@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from infra.errors import InvalidIdentifier
+from models.errors import InvalidIdentifier
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
 _VALUE = {ch: i for i, ch in enumerate(_ALPHABET)}

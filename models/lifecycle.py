@@ -22,9 +22,9 @@ from typing import Any
 
 import orjson
 
-from infra.errors import InvalidIdentifier
 from models.alerts import Alert
 from models.compatibility import check_compatibility
+from models.errors import InvalidIdentifier
 from models.isbt128 import parse_abo_rh, parse_din, parse_product_code
 from models.rules import LifecycleRules, ScreeningRules, StorageRules
 

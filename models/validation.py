@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from infra.errors import EventRejected
+from models.errors import EventRejected
 from models.events import CURRENT_SCHEMA_VERSION, EVENT_ADAPTER, EVENT_TYPES, EnvelopeBase
 from models.privacy import deeper_than, find_national_id, may_hold_national_id
 from models.rules import IngestRules

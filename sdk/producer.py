@@ -23,21 +23,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as KafkaProducer
 
-from infra.errors import BrokerUnavailable, DeliveryFailed, EventRejected
+from models.errors import BrokerUnavailable, DeliveryFailed, EventRejected
 from models.events import CURRENT_SCHEMA_VERSION, partition_key
 from models.privacy import mask_short, raw_evidence
 from models.pseudonym import pseudonymise
 from models.validation import parse_event
-from sdk.settings import SdkSettings
-
-if TYPE_CHECKING:
-    from infra.settings import Settings
+from sdk.settings import ProvidesSdkSettings, SdkSettings
 
 KAFKA_LOG = logging.getLogger("bloodtrace.kafka")
 # librdkafka retries connections on its own and logs every attempt; what matters reaches the
@@ -166,7 +163,7 @@ class Producer:
 
     def __init__(
         self,
-        settings: SdkSettings | Settings | None = None,
+        settings: SdkSettings | ProvidesSdkSettings | None = None,
         *,
         source: str | None = None,
         linger_ms: int = 5,
@@ -212,7 +209,7 @@ class Producer:
 
     @classmethod
     def from_settings(
-        cls, settings: SdkSettings | Settings | None = None, **kwargs: Any
+        cls, settings: SdkSettings | ProvidesSdkSettings | None = None, **kwargs: Any
     ) -> Producer:
         """A producer on the given settings, else the SDK's from the environment and .env."""
         return cls(settings, **kwargs)

@@ -23,11 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import faust
 import orjson
 from confluent_kafka import Producer as KafkaProducer
+from faust.transport.consumer import Consumer
 
 from infra.errors import BloodtraceError, DeliveryFailed, EventRejected
 from infra.settings import Settings
@@ -231,7 +232,8 @@ class PlatformContext:
             self.positions[(message.topic, message.partition)] = message.offset
 
     def update_lag(self) -> None:
-        consumer = self.app.consumer
+        # The concrete consumer: its committed offsets are not part of ConsumerT.
+        consumer = cast(Consumer, self.app.consumer)
         # Table changelogs are assigned for recovery only and never committed: not lag.
         changelogs = self.app.tables.changelog_topics
         for tp in consumer.assignment():
@@ -249,26 +251,31 @@ class PlatformContext:
             self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
 
+def faust_app(settings: Settings, app_id: str, datadir: str, **overrides: Any) -> faust.App:
+    """A Faust app configured as the platform's (the benchmarks build theirs here too)."""
+    options: dict[str, Any] = {
+        "broker": f"kafka://{settings.bootstrap_servers}",
+        "value_serializer": "raw",
+        "key_serializer": "raw",
+        "store": "memory://",
+        "web_enabled": False,
+        "topic_partitions": settings.topic_partitions,
+        "topic_replication_factor": settings.topic_replication_factor,
+        "broker_rebalance_timeout": settings.broker_rebalance_timeout,
+        "broker_session_timeout": settings.broker_session_timeout,
+        "broker_heartbeat_interval": settings.broker_heartbeat_interval,
+        "broker_max_poll_records": settings.sink_batch_size,
+        "consumer_auto_offset_reset": "earliest",
+        "stream_wait_empty": False,
+        "producer_acks": -1,
+        "datadir": str(settings.data_path / datadir),
+    }
+    return faust.App(app_id, **(options | overrides))
+
+
 def create_app(settings: Settings, metrics: Metrics | None = None) -> PlatformContext:
     consumer_guard.install()
-    app = faust.App(
-        settings.app_id,
-        broker=f"kafka://{settings.bootstrap_servers}",
-        value_serializer="raw",
-        key_serializer="raw",
-        store="memory://",
-        web_enabled=False,
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication_factor,
-        broker_rebalance_timeout=settings.broker_rebalance_timeout,
-        broker_session_timeout=settings.broker_session_timeout,
-        broker_heartbeat_interval=settings.broker_heartbeat_interval,
-        broker_max_poll_records=settings.sink_batch_size,
-        consumer_auto_offset_reset="earliest",
-        stream_wait_empty=False,
-        producer_acks=-1,
-        datadir=str(settings.data_path / "faust"),
-    )
+    app = faust_app(settings, settings.app_id, "faust")
     ctx = PlatformContext(settings=settings, app=app, metrics=metrics or Metrics())
     _register_ingest(ctx)
     register_stages(ctx, [importlib.import_module(name).stage(ctx) for name in PROCESSORS])
@@ -388,7 +395,7 @@ def _register_ingest(ctx: PlatformContext) -> None:
 
     @app.agent(dead_letter_topic, name="store-rejected")
     async def store_rejected(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(
+        async for events in cast("faust.Stream[bytes]", stream).take_events(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
             items = [_rejected_from_record(event) for event in events]
@@ -407,7 +414,7 @@ def _register_ingest(ctx: PlatformContext) -> None:
 
     @app.agent(alerts_topic, name="store-alerts")
     async def store_alerts(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(
+        async for events in cast("faust.Stream[bytes]", stream).take_events(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
             rows = []

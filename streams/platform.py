@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,16 +19,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
-from fastapi import FastAPI
 from faust.contrib.asgi import faust_app_running
 
-from api.app import create_api
-from api.deps import set_platform
-from infra import logmask, runlock
+from infra import logmask
 from infra.broker import EmbeddedBroker, check_broker, ensure_topics, start_embedded_broker
 from infra.errors import BloodtraceError
-from infra.runlock import RunLock
 from infra.settings import Settings
 from infra.warehouse import connect, migrate, table_counts, thread_client
 from sdk.producer import Outcome, Producer
@@ -239,69 +233,19 @@ class Platform:
                         await loop.run_in_executor(self.jobs_executor, self._run_job, name, fn)
             await asyncio.sleep(5)
 
-    # ---- the ASGI lifespan ---------------------------------------------------------------
-    def lifespan(self) -> Callable[[FastAPI], Any]:
-        @asynccontextmanager
-        async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
-            async with faust_app_running(self.ctx.app, stop_timeout=30):
-                set_platform(self)
-                scheduler = asyncio.create_task(self._schedule_loop())
-                try:
-                    yield
-                finally:
-                    self.ctx.stopping.set()  # writes waiting out an outage give up now
-                    scheduler.cancel()
-                    set_platform(None)
-
-        return _lifespan
+    # ---- running ----------------------------------------------------------------------------
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """The Faust worker and the job scheduler, on the caller's event loop (the HTTP
+        server's: ``api.server.lifespan`` wraps this)."""
+        async with faust_app_running(self.ctx.app, stop_timeout=30):
+            scheduler = asyncio.create_task(self._schedule_loop())
+            try:
+                yield
+            finally:
+                self.ctx.stopping.set()  # writes waiting out an outage give up now
+                scheduler.cancel()
 
 
 def _has_section(settings: Settings, job: str) -> bool:
     return job != "dbt" or hasattr(settings, "dbt")
-
-
-class _Terminated(Exception):
-    """SIGTERM, turned into an exception so that clean-up code runs as it does for Ctrl-C."""
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise _Terminated(signum)
-
-
-def serve(settings: Settings, run_lock: RunLock | None = None) -> None:
-    """Run the platform until SIGINT or SIGTERM, then stop everything it started.
-
-    uvicorn handles both signals for its graceful shutdown and then re-raises the one it got.
-    SIGINT's default handler raises KeyboardInterrupt, but SIGTERM's default kills the process
-    on the spot, which skipped the `finally` below and left the embedded broker running: so
-    SIGTERM raises an exception here too, whether it arrives during start-up or later.
-    """
-    lock = run_lock or runlock.acquire(settings, "serve")  # before anything is touched
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    platform: Platform | None = None
-    try:
-        platform = Platform(settings)
-        platform.prepare()
-        api = create_api(lifespan=platform.lifespan())
-        config = uvicorn.Config(
-            api,
-            host=settings.api_host,
-            port=settings.api_port,
-            log_level="warning",
-            lifespan="on",
-            timeout_graceful_shutdown=10,
-        )
-        uvicorn.Server(config).run()
-    except (KeyboardInterrupt, _Terminated):
-        log.info("stopping on signal")
-    finally:
-        # A second Ctrl-C or SIGTERM must not cut the clean-up short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        try:
-            if platform is not None:
-                platform.shutdown()
-        finally:
-            lock.release()
-            signal.signal(signal.SIGTERM, previous)
-            signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -328,9 +328,10 @@ def latest_forecast(client: WarehouseClient) -> dict[str, Any]:
             }
         )
     warnings = open_episodes(client)
+    run_at_utc = _utc(run_at)
     return {
         "run_id": run_id,
-        "run_at": _utc(run_at).isoformat() if run_at else None,
+        "run_at": run_at_utc.isoformat() if run_at_utc else None,
         "history": {"from": start.isoformat(), "to": end.isoformat()},
         "series": [
             {"abo_rh": g, "component_type": c, "warning_open": (g, c) in warnings, "days": d}

@@ -217,11 +217,12 @@ def thread_platform(settings: Settings) -> Iterator[ThreadPlatform]:
     import uvicorn
 
     from api.app import create_api
+    from api.server import lifespan
     from streams.platform import Platform
 
     platform = Platform(settings)
     platform.prepare()
-    api = create_api(lifespan=platform.lifespan())
+    api = create_api(lifespan=lifespan(platform))
     server = uvicorn.Server(
         uvicorn.Config(
             api, host="127.0.0.1", port=settings.api_port, log_level="warning", lifespan="on"

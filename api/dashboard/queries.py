@@ -20,11 +20,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from clickhouse_connect.driver.client import Client
-
 from infra.errors import BloodtraceError, InvalidIdentifier, NotFound
 from infra.settings import Settings
-from infra.warehouse import translated
+from infra.warehouse import WarehouseClient, translated
 
 T = TypeVar("T")
 
@@ -107,7 +105,7 @@ def run_translated(settings: Settings, work: Callable[[], T]) -> T:
 class MartQueries:
     """Queries over one warehouse database's marts and seeds."""
 
-    def __init__(self, client: Client, database: str) -> None:
+    def __init__(self, client: WarehouseClient, database: str) -> None:
         self.client = client
         self.db = database
         self.marts = f"{database}_marts"

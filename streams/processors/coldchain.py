@@ -183,13 +183,21 @@ def unit_alert(flag: UnitFlag, excursion: Excursion | None) -> Alert:
             "建议隔离。"
         ),
         occurred_at=flag.exposed_from,
-        din=flag.din,
-        product_code=flag.product_code,
-        facility_id=flag.facility_id,
-        equipment_id=flag.equipment_id,
-        evidence={"excursion_id": flag.excursion_id, **flag.detail},
-        dedup_key=f"{flag.excursion_id}|{flag.product_code}",
+        **_excursion_unit_fields(flag),
     )
+
+
+def _excursion_unit_fields(flag: UnitFlag) -> dict[str, Any]:
+    """What an alert about a unit in an excursion says besides its wording (one alert per
+    excursion and product)."""
+    return {
+        "din": flag.din,
+        "product_code": flag.product_code,
+        "facility_id": flag.facility_id,
+        "equipment_id": flag.equipment_id,
+        "evidence": {"excursion_id": flag.excursion_id, **flag.detail},
+        "dedup_key": f"{flag.excursion_id}|{flag.product_code}",
+    }
 
 
 def withdrawal_alert(flag: UnitFlag) -> Alert:
@@ -208,12 +216,7 @@ def withdrawal_alert(flag: UnitFlag) -> Alert:
             "撤销隔离建议。"
         ),
         occurred_at=flag.flagged_at,
-        din=flag.din,
-        product_code=flag.product_code,
-        facility_id=flag.facility_id,
-        equipment_id=flag.equipment_id,
-        evidence={"excursion_id": flag.excursion_id, **flag.detail},
-        dedup_key=f"{flag.excursion_id}|{flag.product_code}",
+        **_excursion_unit_fields(flag),
     )
 
 

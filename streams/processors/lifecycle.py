@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
@@ -241,7 +241,7 @@ def stage(ctx: PlatformContext) -> Stage[Any]:
 
     @app.agent(donors_topic, name="lifecycle-donors")
     async def track_donors(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(
+        async for events in cast("faust.Stream[bytes]", stream).take_events(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
             touched: dict[bytes, tuple[DonorState, Any]] = {}

@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from infra.tables import EVENTS_COLUMNS, TABLES
 from infra.warehouse import WarehouseClient, insert
@@ -293,7 +293,7 @@ class WarehouseSink:
         # Anything with the store's methods is a store (the unit tests' in-memory fake);
         # anything else is a ClickHouse client.
         self.store: SinkStore = (
-            store if hasattr(store, "event_positions") else ClickHouseStore(store)  # type: ignore[arg-type]
+            cast(SinkStore, store) if hasattr(store, "event_positions") else ClickHouseStore(store)
         )
         self.topic = topic
         self._hints: dict[str, dict[int, int]] = {}

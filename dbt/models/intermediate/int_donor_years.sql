@@ -1,6 +1,10 @@
 -- One row per donor per year they donated in: their group that year, donations, whether it
 -- was their first year, and whether they donated again the next year.
-{{ config(materialized=bt_materialized('table'), engine='MergeTree()', order_by='(activity_year, donor_id)') }}
+{{ config(
+    materialized=bt_materialized('table'),
+    engine='MergeTree()',
+    order_by='(activity_year, donor_id)'
+) }}
 
 with
 
@@ -26,7 +30,9 @@ donor_years as (
 
 first_years as (
 
-    select donor_id, min(activity_year) as first_year
+    select
+        donor_id,
+        min(activity_year) as first_year
     from donor_years
     group by donor_id
 
@@ -34,7 +40,9 @@ first_years as (
 
 next_years as (
 
-    select donor_id, activity_year - 1 as activity_year
+    select
+        donor_id,
+        activity_year - 1 as activity_year
     from donor_years
 
 ),
@@ -54,7 +62,7 @@ final as (
     left join first_years on donor_years.donor_id = first_years.donor_id
     left join next_years
         on donor_years.donor_id = next_years.donor_id
-        and donor_years.activity_year = next_years.activity_year
+            and donor_years.activity_year = next_years.activity_year
 
 )
 

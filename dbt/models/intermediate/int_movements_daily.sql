@@ -16,7 +16,7 @@ movements as (
 
     select * from {{ ref('fct_unit_movements') }}
     {% if is_incremental() %}
-    where {{ built_after_watermark() }}
+        where {{ built_after_watermark() }}
     {% endif %}
 
 ),

@@ -1,7 +1,11 @@
 -- City-wide end-of-day stock per ABO/RhD group x component type (available, quarantined, in
 -- transit; blood station and hospital blood banks together) and units issued, every day from
 -- the first to the last day with movements: the running sum of int_stock_deltas.
-{{ config(materialized=bt_materialized('table'), engine='MergeTree()', order_by='(component_type, abo_rh, stock_date)') }}
+{{ config(
+    materialized=bt_materialized('table'),
+    engine='MergeTree()',
+    order_by='(component_type, abo_rh, stock_date)'
+) }}
 
 with
 
@@ -13,7 +17,9 @@ deltas as (
 
 bounds as (
 
-    select min(moved_on) as first_day, max(moved_on) as last_day
+    select
+        min(moved_on) as first_day,
+        max(moved_on) as last_day
     from {{ ref('fct_unit_movements') }}
 
 ),
@@ -36,15 +42,19 @@ daily as (
 
 series as (
 
-    select distinct abo_rh, component_type from daily
+    select distinct
+        abo_rh,
+        component_type
+    from daily
 
 ),
 
 days as (
 
-    select arrayJoin(
-        arrayMap(i -> addDays(first_day, i), range(toUInt32(last_day - first_day + 1)))
-    ) as stock_date
+    select
+        arrayJoin(
+            arrayMap(i -> addDays(first_day, i), range(toUInt32(last_day - first_day + 1)))
+        ) as stock_date
     from bounds
 
 ),
@@ -63,8 +73,8 @@ filled as (
     cross join series
     left join daily
         on days.stock_date = daily.stock_date
-        and series.abo_rh = daily.abo_rh
-        and series.component_type = daily.component_type
+            and series.abo_rh = daily.abo_rh
+            and series.component_type = daily.component_type
 
 ),
 

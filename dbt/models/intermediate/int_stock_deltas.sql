@@ -19,7 +19,7 @@ movements as (
 
     select * from {{ ref('fct_unit_movements') }}
     {% if is_incremental() %}
-    where {{ built_after_watermark() }}
+        where {{ built_after_watermark() }}
     {% endif %}
 
 ),
@@ -39,16 +39,26 @@ changes as (
         arrayJoin(arrayFilter(
             change -> change.6,
             [
-                (moved_on, location_id, state, signed_units, toDecimal64(0, 3),
-                    enters_stock),
-                (assumeNotNull(expires_on), location_id, state, -signed_units,
-                    toDecimal64(0, 3), enters_stock and expires_at is not null),
-                (moved_on, previous_location_id, previous_state, -signed_units,
-                    toDecimal64(0, 3), leaves_stock),
-                (assumeNotNull(expires_on), previous_location_id, previous_state, signed_units,
-                    toDecimal64(0, 3), leaves_stock and expires_at is not null),
-                (moved_on, facility_id, toLowCardinality(''), toDecimal64(0, 3), signed_units,
-                    movement = 'issued')
+                (
+                    moved_on, location_id, state, signed_units, toDecimal64(0, 3),
+                    enters_stock
+                ),
+                (
+                    assumeNotNull(expires_on), location_id, state, -signed_units,
+                    toDecimal64(0, 3), enters_stock and expires_at is not null
+                ),
+                (
+                    moved_on, previous_location_id, previous_state, -signed_units,
+                    toDecimal64(0, 3), leaves_stock
+                ),
+                (
+                    assumeNotNull(expires_on), previous_location_id, previous_state, signed_units,
+                    toDecimal64(0, 3), leaves_stock and expires_at is not null
+                ),
+                (
+                    moved_on, facility_id, toLowCardinality(''), toDecimal64(0, 3), signed_units,
+                    movement = 'issued'
+                )
             ]
         )) as change,
         change.1 as change_date,

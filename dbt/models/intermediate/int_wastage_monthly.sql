@@ -10,14 +10,26 @@
 --     the product: counted once, when its component is recorded or when it is discarded).
 -- Units discarded: the units of the type discarded that month, by cause, wherever discarded.
 -- Units as everywhere (macros/units.sql): a component counts its parent donation's units.
-{{ config(materialized=bt_materialized('table'), engine='MergeTree()', order_by='(waste_month, county_code, component_type, cause)') }}
+{{ config(
+    materialized=bt_materialized('table'),
+    engine='MergeTree()',
+    order_by='(waste_month, county_code, component_type, cause)'
+) }}
 
 with
 
 movements as (
 
-    select moved_on, collection_county_code, component_type, movement, product_code, cause,
-        sign, units, volume_ml
+    select
+        moved_on,
+        collection_county_code,
+        component_type,
+        movement,
+        product_code,
+        cause,
+        sign,
+        units,
+        volume_ml
     from {{ ref('fct_unit_movements') }}
     where movement in ('collected', 'produced', 'discarded')
 
@@ -44,7 +56,11 @@ classified as (
 
 produced as (
 
-    select waste_month, county_code, component_type, '' as cause,
+    select
+        waste_month,
+        county_code,
+        component_type,
+        '' as cause,
         sum(sign * units) as produced_units,
         toDecimal64(0, 3) as discarded_units,
         toInt64(0) as discarded_components,
@@ -57,7 +73,11 @@ produced as (
 
 discarded as (
 
-    select waste_month, county_code, component_type, cause,
+    select
+        waste_month,
+        county_code,
+        component_type,
+        cause,
         toDecimal64(0, 3) as produced_units,
         sum(sign * units) as discarded_units,
         toInt64(sum(sign)) as discarded_components,
@@ -70,9 +90,11 @@ discarded as (
 
 final as (
 
-    select * from produced where produced_units != 0
+    select * from produced
+    where produced_units != 0
     union all
-    select * from discarded where discarded_components != 0
+    select * from discarded
+    where discarded_components != 0
 
 )
 

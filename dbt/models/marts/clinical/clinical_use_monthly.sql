@@ -64,8 +64,8 @@ final as (
     inner join hospitals on monthly.hospital_id = hospitals.hospital_id
     left join recipients
         on monthly.use_month = recipients.use_month
-        and monthly.hospital_id = recipients.hospital_id
-        and monthly.component_type = recipients.component_type
+            and monthly.hospital_id = recipients.hospital_id
+            and monthly.component_type = recipients.component_type
 
 )
 

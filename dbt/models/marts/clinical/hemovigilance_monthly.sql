@@ -6,7 +6,9 @@ with
 
 transfusions as (
 
-    select toStartOfMonth(occurred_on) as report_month, count() as transfusions
+    select
+        toStartOfMonth(occurred_on) as report_month,
+        count() as transfusions
     from {{ ref('stg_warehouse__transfusions') }}
     group by report_month
 
@@ -26,7 +28,10 @@ reactions as (
 
 categories as (
 
-    select category, label_zh from {{ ref('reaction_categories') }}
+    select
+        category,
+        label_zh
+    from {{ ref('reaction_categories') }}
 
 ),
 
@@ -57,7 +62,7 @@ final as (
     left join transfusions on months.report_month = transfusions.report_month
     left join reactions
         on months.report_month = reactions.report_month
-        and categories.category = reactions.category
+            and categories.category = reactions.category
 
 )
 

@@ -54,8 +54,10 @@ final as (
             donor_totals.first_donation_county_code
         ) as home_county_code,
         donor_totals.donor_group as donor_group,
-        if(registrations.registered_sex != '', registrations.registered_sex,
-            donor_totals.donation_sex) as sex,
+        if(
+            registrations.registered_sex != '', registrations.registered_sex,
+            donor_totals.donation_sex
+        ) as sex,
         registrations.birth_date as birth_date,
         donor_totals.first_donation_on as first_donation_on,
         toYear(donor_totals.first_donation_on) as first_donation_year,

@@ -18,8 +18,8 @@ donations as (
 
     select * from {{ ref('stg_warehouse__donations') }}
     {% if is_incremental() %}
-    where {{ ingested_after_watermark() }}
-        and din not in (select din from {{ this }})
+        where {{ ingested_after_watermark() }}
+            and din not in (select din from {{ this }})
     {% endif %}
 
 ),

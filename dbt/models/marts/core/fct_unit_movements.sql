@@ -145,53 +145,73 @@ history as (
 )
 
 {% if is_incremental() %}
-,
+    ,
 
-held as (
+    held as (
 
-    select * from {{ this }}
-    where unit_key in (select unit_key from unit_attributes)
+        select * from {{ this }}
+        where unit_key in (select unit_key from unit_attributes)
 
-),
+    ),
 
-held_versions as (
+    held_versions as (
 
-    select movement_id, row_hash
-    from held
-    group by movement_id, row_hash
-    having sum(sign) > 0
+        select
+            movement_id,
+            row_hash
+        from held
+        group by movement_id, row_hash
+        having sum(sign) > 0
 
-),
+    ),
 
-stale as (
+    stale as (
 
     -- versions a late event made stale: held (one +1 row of each), but no longer computed
-    select * from held
-    where sign = 1
-        and (movement_id, row_hash) in (select movement_id, row_hash from held_versions)
-        and (movement_id, row_hash) not in (select movement_id, row_hash from history)
-    limit 1 by movement_id, row_hash
+        select * from held
+        where sign = 1
+            and (movement_id, row_hash) in (
+                select
+                    movement_id,
+                    row_hash
+                from held_versions
+            )
+            and (movement_id, row_hash) not in (
+                select
+                    movement_id,
+                    row_hash
+                from history
+            )
+        limit 1 by movement_id, row_hash
 
-),
+    ),
 
-changes as (
+    changes as (
 
     -- movements the ledger does not hold yet, or holds in an older version
-    select * from history
-    where (movement_id, row_hash) not in (select movement_id, row_hash from held_versions)
+        select * from history
+        where (movement_id, row_hash) not in (
+                select
+                    movement_id,
+                    row_hash
+                from held_versions
+            )
 
-    union all
+        union all
 
-    -- and a cancelling copy of each stale version
-    select * except (sign, built_at), toInt8(-1) as sign, now64(3) as built_at
-    from stale
+        -- and a cancelling copy of each stale version
+        select
+            * except (sign, built_at),
+            toInt8(-1) as sign,
+            now64(3) as built_at
+        from stale
 
-)
+    )
 
-select * from changes
+    select * from changes
 
 {% else %}
 
-select * from history
+    select * from history
 
 {% endif %}

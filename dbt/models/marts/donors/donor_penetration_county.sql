@@ -13,13 +13,20 @@ counties as (
 
 donors as (
 
-    select donor_id, home_county_code, first_donation_year from {{ ref('dim_donors') }}
+    select
+        donor_id,
+        home_county_code,
+        first_donation_year
+    from {{ ref('dim_donors') }}
 
 ),
 
 donor_years as (
 
-    select donor_id, activity_year from {{ ref('int_donor_years') }}
+    select
+        donor_id,
+        activity_year
+    from {{ ref('int_donor_years') }}
 
 ),
 
@@ -31,7 +38,9 @@ years as (
 
 active as (
 
-    select donors.home_county_code as county_code, donor_years.activity_year as activity_year,
+    select
+        donors.home_county_code as county_code,
+        donor_years.activity_year as activity_year,
         count() as donors_in_year
     from donor_years
     inner join donors on donor_years.donor_id = donors.donor_id
@@ -41,7 +50,9 @@ active as (
 
 new_donors as (
 
-    select home_county_code as county_code, first_donation_year as activity_year,
+    select
+        home_county_code as county_code,
+        first_donation_year as activity_year,
         count() as new_donors
     from donors
     group by county_code, activity_year
@@ -50,8 +61,11 @@ new_donors as (
 
 spine as (
 
-    select counties.county_code as county_code, counties.county_name as county_name,
-        counties.eligible_population as eligible_population, years.activity_year as activity_year
+    select
+        counties.county_code as county_code,
+        counties.county_name as county_name,
+        counties.eligible_population as eligible_population,
+        years.activity_year as activity_year
     from counties
     cross join years
 
@@ -75,10 +89,10 @@ final as (
     from spine
     left join active
         on spine.county_code = active.county_code
-        and spine.activity_year = active.activity_year
+            and spine.activity_year = active.activity_year
     left join new_donors
         on spine.county_code = new_donors.county_code
-        and spine.activity_year = new_donors.activity_year
+            and spine.activity_year = new_donors.activity_year
 
 )
 

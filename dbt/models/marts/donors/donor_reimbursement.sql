@@ -7,7 +7,11 @@ with
 
 donors as (
 
-    select donor_id, home_county_code, donated_ml, last_donation_on
+    select
+        donor_id,
+        home_county_code,
+        donated_ml,
+        last_donation_on
     from {{ ref('dim_donors') }}
 
 ),

@@ -1,6 +1,9 @@
 -- Donor structure over time: donations and donors per month x donor group x first-time or
 -- repeat x age band x sex, and each cell's share of the month's donations.
-{{ config(engine='MergeTree()', order_by='(activity_month, donor_group, donor_type, age_band, donor_sex)') }}
+{{ config(
+    engine='MergeTree()',
+    order_by='(activity_month, donor_group, donor_type, age_band, donor_sex)'
+) }}
 
 with
 

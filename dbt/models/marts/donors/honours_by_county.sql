@@ -12,7 +12,10 @@ honours as (
 
 counties as (
 
-    select county_code, county_name from {{ ref('stg_reference__counties') }}
+    select
+        county_code,
+        county_name
+    from {{ ref('stg_reference__counties') }}
 
 ),
 
@@ -31,7 +34,10 @@ levels as (
 
 counted as (
 
-    select home_county_code as county_code, honour_level, count() as donors
+    select
+        home_county_code as county_code,
+        honour_level,
+        count() as donors
     from honours
     group by county_code, honour_level
 
@@ -50,7 +56,7 @@ final as (
     cross join levels
     left join counted
         on counties.county_code = counted.county_code
-        and levels.honour_level = counted.honour_level
+            and levels.honour_level = counted.honour_level
 
 )
 

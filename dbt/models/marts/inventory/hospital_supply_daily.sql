@@ -17,13 +17,19 @@ deltas as (
 
 hospitals as (
 
-    select hospital_id, hospital_name, county_code from {{ ref('stg_reference__hospitals') }}
+    select
+        hospital_id,
+        hospital_name,
+        county_code
+    from {{ ref('stg_reference__hospitals') }}
 
 ),
 
 levels as (
 
-    select toString(hospital_id) as hospital_id, toFloat64(warning_days) as warning_days
+    select
+        toString(hospital_id) as hospital_id,
+        toFloat64(warning_days) as warning_days
     from {{ ref('hospital_supply_levels') }}
     where component_type = 'red_cells'
 
@@ -31,8 +37,13 @@ levels as (
 
 bounds as (
 
-    select first_day, last_day from (
-        select min(stock_date) as first_day, max(stock_date) as last_day
+    select
+        first_day,
+        last_day
+    from (
+        select
+            min(stock_date) as first_day,
+            max(stock_date) as last_day
         from {{ ref('int_stock_daily') }}
     )
 
@@ -54,9 +65,10 @@ changes as (
 
 days as (
 
-    select arrayJoin(
-        arrayMap(i -> addDays(first_day, i), range(toUInt32(last_day - first_day + 1)))
-    ) as stock_date
+    select
+        arrayJoin(
+            arrayMap(i -> addDays(first_day, i), range(toUInt32(last_day - first_day + 1)))
+        ) as stock_date
     from bounds
 
 ),
@@ -72,7 +84,7 @@ filled as (
     cross join hospitals
     left join changes
         on days.stock_date = changes.stock_date
-        and hospitals.hospital_id = changes.hospital_id
+            and hospitals.hospital_id = changes.hospital_id
 
 ),
 
@@ -114,7 +126,10 @@ final as (
         if(
             own.hospital_id != '',
             toNullable(own.warning_days),
-            (select anyOrNull(warning_days) from levels where hospital_id = '*')
+            (
+                select anyOrNull(warning_days) from levels
+                where hospital_id = '*'
+            )
         ) as warning_days,
         ifNull(days_of_supply < warning_days, false) as below_line
     from windowed

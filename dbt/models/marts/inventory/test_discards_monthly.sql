@@ -10,13 +10,18 @@ with
 
 donations as (
 
-    select din, collected_month from {{ ref('fct_donations') }}
+    select
+        din,
+        collected_month
+    from {{ ref('fct_donations') }}
 
 ),
 
 reactive as (
 
-    select distinct din, marker
+    select distinct
+        din,
+        marker
     from {{ ref('stg_warehouse__test_results') }}
     where reactive
 
@@ -24,7 +29,9 @@ reactive as (
 
 test_discards as (
 
-    select distinct din, 'any' as marker
+    select distinct
+        din,
+        'any' as marker
     from {{ ref('stg_warehouse__discards') }}
     where cause = 'test_reactive'
 
@@ -32,7 +39,9 @@ test_discards as (
 
 monthly as (
 
-    select collected_month, count() as donations
+    select
+        collected_month,
+        count() as donations
     from donations
     group by collected_month
 
@@ -48,10 +57,16 @@ markers as (
 
 failed as (
 
-    select donations.collected_month as collected_month, found.marker as marker,
+    select
+        donations.collected_month as collected_month,
+        found.marker as marker,
         count() as reactive_donations
     from donations
-    inner join (select * from reactive union all select * from test_discards) as found
+    inner join (
+        select * from reactive
+        union all
+        select * from test_discards
+    ) as found
         on donations.din = found.din
     group by collected_month, marker
 
@@ -69,7 +84,7 @@ final as (
     cross join markers
     left join failed
         on monthly.collected_month = failed.collected_month
-        and markers.marker = failed.marker
+            and markers.marker = failed.marker
 
 )
 

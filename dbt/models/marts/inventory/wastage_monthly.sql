@@ -17,7 +17,10 @@ parts as (
 
 produced as (
 
-    select waste_month, component_type, sum(produced_units) as produced_units
+    select
+        waste_month,
+        component_type,
+        sum(produced_units) as produced_units
     from parts
     group by waste_month, component_type
 
@@ -25,7 +28,10 @@ produced as (
 
 by_cause as (
 
-    select waste_month, component_type, cause,
+    select
+        waste_month,
+        component_type,
+        cause,
         sum(discarded_components) as discarded_components,
         sum(discarded_units) as discarded_units,
         sum(discarded_volume_ml) as discarded_volume_ml
@@ -38,7 +44,10 @@ by_cause as (
 all_causes as (
 
     -- every type produced or discarded in the month, discards or not
-    select waste_month, component_type, 'all' as cause,
+    select
+        waste_month,
+        component_type,
+        'all' as cause,
         sum(discarded_components) as discarded_components,
         sum(discarded_units) as discarded_units,
         sum(discarded_volume_ml) as discarded_volume_ml
@@ -74,7 +83,7 @@ final as (
     from combined
     left join produced
         on combined.waste_month = produced.waste_month
-        and combined.component_type = produced.component_type
+            and combined.component_type = produced.component_type
 
 )
 

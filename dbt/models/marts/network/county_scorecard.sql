@@ -32,7 +32,11 @@ donations as (
 
 penetration as (
 
-    select county_code, activity_year, donors_to_date, penetration_pct
+    select
+        county_code,
+        activity_year,
+        donors_to_date,
+        penetration_pct
     from {{ ref('donor_penetration_county') }}
 
 ),
@@ -51,7 +55,9 @@ hospital_days as (
 
 hospitals as (
 
-    select county_code, count() as hospitals
+    select
+        county_code,
+        count() as hospitals
     from {{ ref('stg_reference__hospitals') }}
     group by county_code
 
@@ -115,9 +121,9 @@ spine as (
         counties.population as population,
         counties.eligible_population as eligible_population,
         {%- if var('baseline_year') is none %}
-        toUInt16(years.score_year - {{ back }}) as baseline_year
+            toUInt16(years.score_year - {{ back }}) as baseline_year
         {%- else %}
-        toUInt16({{ var('baseline_year') }}) as baseline_year
+            toUInt16({{ var('baseline_year') }}) as baseline_year
         {%- endif %}
     from counties
     cross join years
@@ -152,7 +158,7 @@ measured as (
         multiIf(
             spine.baseline_year >= spine.score_year, 'baseline year is not before this year',
             spine.baseline_year < (select first_year from first_year),
-                concat('no data for the baseline year ', toString(spine.baseline_year)),
+            concat('no data for the baseline year ', toString(spine.baseline_year)),
             baseline_donations = 0, 'no donations in the baseline year',
             ''
         ) as growth_note,
@@ -221,7 +227,7 @@ ranked as (
 
     select
         *,
-        {%- for name, column, direction in measures %}
+    {%- for name, column, direction in measures %}
         -- counties lacking the measure are ranked apart, then their rank is dropped
         if(
             {{ column }} is null,
@@ -229,9 +235,9 @@ ranked as (
             rank() over (
                 partition by score_year, {{ column }} is null
                 order by {{ column }} {{ direction }}
-            )
+                )
         ) as rank_{{ name }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from measured
 
 ),
@@ -245,7 +251,9 @@ basis as (
             name -> name != '',
             [
                 {%- for name, column, direction in measures %}
-                if(countIf({{ column }} is not null) > 0, '{{ name }}', ''){{ ',' if not loop.last }}
+                    if(
+                        countIf({{ column }} is not null) > 0, '{{ name }}', ''
+                    ){{ ',' if not loop.last }}
                 {%- endfor %}
             ]
         ) as overall_basis
@@ -263,10 +271,10 @@ scored as (
         -- not apply to it (said in overall_note); any other gap leaves it unranked overall
         arrayFilter(
             name -> has(basis.overall_basis, name)
-                and not (name = 'supply' and ranked.hospitals = 0),
+            and not (name = 'supply' and ranked.hospitals = 0),
             [
                 {%- for name, column, direction in measures %}
-                '{{ name }}'{{ ',' if not loop.last }}
+                    '{{ name }}'{{ ',' if not loop.last }}
                 {%- endfor %}
             ]
         ) as applicable_measures,
@@ -274,7 +282,7 @@ scored as (
             name -> name != '' and has(applicable_measures, name),
             [
                 {%- for name, column, direction in measures %}
-                if(ranked.rank_{{ name }} is null, '{{ name }}', ''){{ ',' if not loop.last }}
+                    if(ranked.rank_{{ name }} is null, '{{ name }}', ''){{ ',' if not loop.last }}
                 {%- endfor %}
             ]
         ) as missing_measures,
@@ -283,8 +291,10 @@ scored as (
             round(
                 arraySum([
                     {%- for name, column, direction in measures %}
-                    if(has(applicable_measures, '{{ name }}'),
-                        toFloat64(ifNull(ranked.rank_{{ name }}, 0)), 0){{ ',' if not loop.last }}
+                        if(
+                            has(applicable_measures, '{{ name }}'),
+                            toFloat64(ifNull(ranked.rank_{{ name }}, 0)), 0
+                        ){{ ',' if not loop.last }}
                     {%- endfor %}
                 ]) / length(applicable_measures),
                 3
@@ -307,19 +317,23 @@ final as (
             rank() over (partition by score_year, rank_score is null order by rank_score asc)
         ) as overall_rank,
         rank_score is not null
-            and count() over (partition by score_year, rank_score) > 1 as overall_tied,
+        and count() over (partition by score_year, rank_score) > 1 as overall_tied,
         multiIf(
             empty(overall_basis), 'no measure available this year',
             notEmpty(missing_measures),
-                concat('not ranked overall, missing: ', arrayStringConcat(missing_measures, ', ')),
+            concat('not ranked overall, missing: ', arrayStringConcat(missing_measures, ', ')),
             overall_tied and length(applicable_measures) < length(overall_basis),
-                concat('tied with another county; ranked on ',
-                    toString(length(applicable_measures)), ' of ',
-                    toString(length(overall_basis)), ' measures (no hospital in the county)'),
+            concat(
+                'tied with another county; ranked on ',
+                toString(length(applicable_measures)), ' of ',
+                toString(length(overall_basis)), ' measures (no hospital in the county)'
+            ),
             overall_tied, 'tied with another county',
             length(applicable_measures) < length(overall_basis),
-                concat('ranked on ', toString(length(applicable_measures)), ' of ',
-                    toString(length(overall_basis)), ' measures (no hospital in the county)'),
+            concat(
+                'ranked on ', toString(length(applicable_measures)), ' of ',
+                toString(length(overall_basis)), ' measures (no hospital in the county)'
+            ),
             ''
         ) as overall_note
     from scored

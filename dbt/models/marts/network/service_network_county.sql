@@ -47,7 +47,10 @@ open_sites as (
 
 collected as (
 
-    select collected_year as service_year, county_code, count() as donations,
+    select
+        collected_year as service_year,
+        county_code,
+        count() as donations,
         {{ to_units_out('sum(units)') }} as units
     from donations
     group by service_year, county_code
@@ -79,10 +82,10 @@ final as (
     cross join years
     left join open_sites
         on counties.county_code = open_sites.county_code
-        and years.service_year = open_sites.service_year
+            and years.service_year = open_sites.service_year
     left join collected
         on counties.county_code = collected.county_code
-        and years.service_year = collected.service_year
+            and years.service_year = collected.service_year
 
 )
 

@@ -15,14 +15,14 @@ chosen as (
 
     select
         {%- if var('speech_year') is none %}
-        (select max(figure_year) from by_year) as figure_year
+            (select max(figure_year) from by_year) as figure_year
         {%- else %}
-        toUInt32({{ var('speech_year') }}) as figure_year
+            toUInt32({{ var('speech_year') }}) as figure_year
         {%- endif %},
         {%- if var('baseline_year') is none %}
-        figure_year - {{ var('baseline_years_back') | int }} as baseline_year
+            figure_year - {{ var('baseline_years_back') | int }} as baseline_year
         {%- else %}
-        toUInt32({{ var('baseline_year') }}) as baseline_year
+            toUInt32({{ var('baseline_year') }}) as baseline_year
         {%- endif %}
 
 )
@@ -31,4 +31,4 @@ select by_year.*
 from by_year
 inner join chosen
     on by_year.figure_year = chosen.figure_year
-    and by_year.baseline_year = chosen.baseline_year
+        and by_year.baseline_year = chosen.baseline_year

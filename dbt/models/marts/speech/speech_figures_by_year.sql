@@ -27,7 +27,13 @@ with
 
 donations as (
 
-    select donor_id, collected_year, collected_at, donor_group, donor_age, units
+    select
+        donor_id,
+        collected_year,
+        collected_at,
+        donor_group,
+        donor_age,
+        units
     from {{ ref('fct_donations') }}
 
 ),
@@ -55,7 +61,10 @@ counties as (
 
 data_years as (
 
-    select min(collected_year) as first_year, max(collected_year) as last_year from donations
+    select
+        min(collected_year) as first_year,
+        max(collected_year) as last_year
+    from donations
 
 ),
 
@@ -78,15 +87,17 @@ moved as (
         sumIf(
             units,
             movement = 'transfused' and not whole_donation
-                and component_type in (select component_type from component_types)
+            and component_type in (select component_type from component_types)
         ) as clinical_use_units,
         sumIf(
             units,
-            movement = 'discarded' and cause in {{ "('" ~ (var('speech_storage_causes') | join("', '")) ~ "')" }}
+            movement = 'discarded'
+            and cause in {{ "('" ~ (var('speech_storage_causes') | join("', '")) ~ "')" }}
         ) as storage_units,
         sumIf(
             units,
-            movement = 'discarded' and cause in {{ "('" ~ (var('speech_test_causes') | join("', '")) ~ "')" }}
+            movement = 'discarded'
+            and cause in {{ "('" ~ (var('speech_test_causes') | join("', '")) ~ "')" }}
         ) as test_units
     from movements
     group by metric_year
@@ -118,7 +129,10 @@ pairs as (
 -- millions of donors), aged from their latest donation up to that year
 donor_years as (
 
-    select donor_id, collected_year, argMax(donor_age, collected_at) as age
+    select
+        donor_id,
+        collected_year,
+        argMax(donor_age, collected_at) as age
     from donations
     group by donor_id, collected_year
 
@@ -126,7 +140,9 @@ donor_years as (
 
 donor_histories as (
 
-    select donor_id, arraySort(groupArray((collected_year, age))) as history,
+    select
+        donor_id,
+        arraySort(groupArray((collected_year, age))) as history,
         min(collected_year) as first_year
     from donor_years
     group by donor_id
@@ -148,7 +164,9 @@ donors_by_year as (
 
 ever_donated as (
 
-    select figure_year, countIf(age_in_year between 18 and 55) as eligible_donors
+    select
+        figure_year,
+        countIf(age_in_year between 18 and 55) as eligible_donors
     from donors_by_year
     group by figure_year
 
@@ -167,8 +185,11 @@ metrics as (
         toFloat64(moved.storage_units) as storage_units,
         toFloat64(moved.test_units) as test_units,
         ever_donated.eligible_donors as eligible_donors
-    from (select distinct baseline_year as metric_year from pairs
-          union distinct select figure_year as metric_year from pairs) as years
+    from (
+        select distinct baseline_year as metric_year from pairs
+        union distinct
+        select figure_year as metric_year from pairs
+    ) as years
     left join collected on years.metric_year = collected.metric_year
     left join moved on years.metric_year = moved.metric_year
     left join ever_donated on years.metric_year = ever_donated.figure_year
@@ -215,36 +236,56 @@ figures as (
         baseline_year,
         arrayJoin([
             -- (order, figure, value, then_value, unit, note)
-            (1, 'clinical_use_units', toNullable(clinical_use_units),
+            (
+                1, 'clinical_use_units', toNullable(clinical_use_units),
                 if(base_has_data, toNullable(base_clinical_use_units), null), 'units',
-                if(base_has_data, '', base_missing)),
-            (2, 'clinical_use_growth_pct',
-                if(base_has_data and base_clinical_use_units > 0,
+                if(base_has_data, '', base_missing)
+            ),
+            (
+                2, 'clinical_use_growth_pct',
+                if(
+                    base_has_data and base_clinical_use_units > 0,
                     toNullable(round((clinical_use_units / base_clinical_use_units - 1) * 100, 2)),
-                    null),
+                    null
+                ),
                 null, '%',
-                multiIf(not base_has_data, base_missing,
-                    base_clinical_use_units = 0, 'no clinical use in the baseline year', '')),
-            (3, 'collection_units', toNullable(collection_units),
+                multiIf(
+                    not base_has_data, base_missing,
+                    base_clinical_use_units = 0, 'no clinical use in the baseline year', ''
+                )
+            ),
+            (
+                3, 'collection_units', toNullable(collection_units),
                 if(base_has_data, toNullable(base_collection_units), null), 'units',
-                if(base_has_data, '', base_missing)),
-            (4, 'collection_growth_pct',
-                if(base_has_data and base_collection_units > 0,
+                if(base_has_data, '', base_missing)
+            ),
+            (
+                4, 'collection_growth_pct',
+                if(
+                    base_has_data and base_collection_units > 0,
                     toNullable(round((collection_units / base_collection_units - 1) * 100, 2)),
-                    null),
-                null, '%', if(base_has_data, '', base_missing)),
-            (5, 'student_share_pct', round(student_share, 2),
+                    null
+                ),
+                null, '%', if(base_has_data, '', base_missing)
+            ),
+            (
+                5, 'student_share_pct', round(student_share, 2),
                 if(base_has_data, round(base_student_share, 2), null), '%',
-                if(base_has_data, '', base_missing)),
-            (6, 'employee_share_pct', round(employee_share, 2),
+                if(base_has_data, '', base_missing)
+            ),
+            (
+                6, 'employee_share_pct', round(employee_share, 2),
                 if(base_has_data, round(base_employee_share, 2), null), '%',
-                if(base_has_data, '', base_missing)),
+                if(base_has_data, '', base_missing)
+            ),
             (7, 'eligible_ever_donated_pct', round(ever_donated, 3), null, '%', ''),
             (8, 'eligible_never_donated_pct', round(100 - ever_donated, 3), null, '%', ''),
             (9, 'discarded_storage_units', toNullable(round(storage_units, 3)), null, 'units', ''),
             (10, 'discarded_test_units', toNullable(round(test_units, 3)), null, 'units', ''),
-            (11, 'discarded_storage_and_test_units',
-                toNullable(round(storage_units + test_units, 3)), null, 'units', '')
+            (
+                11, 'discarded_storage_and_test_units',
+                toNullable(round(storage_units + test_units, 3)), null, 'units', ''
+            )
         ]) as figure_row,
         figure_row.1 as figure_order,
         figure_row.2 as figure,

@@ -19,7 +19,10 @@ campaigns as (
 
 daily as (
 
-    select collected_on, count() as donations, sum(units) as units
+    select
+        collected_on,
+        count() as donations,
+        sum(units) as units
     from donations
     group by collected_on
 
@@ -27,7 +30,10 @@ daily as (
 
 data_range as (
 
-    select min(collected_on) as first_day, max(collected_on) as last_day from daily
+    select
+        min(collected_on) as first_day,
+        max(collected_on) as last_day
+    from daily
 
 ),
 
@@ -106,9 +112,9 @@ final as (
     select
         *,
         window_start >= (select first_day from data_range)
-            and window_end <= (select last_day from data_range) as window_observed,
+        and window_end <= (select last_day from data_range) as window_observed,
         previous_window_start >= (select first_day from data_range)
-            and previous_window_end <= (select last_day from data_range)
+        and previous_window_end <= (select last_day from data_range)
             as previous_window_observed,
         if(
             previous_window_observed and previous_year_donations > 0,

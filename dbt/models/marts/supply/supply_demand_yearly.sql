@@ -1,5 +1,6 @@
 -- Supply and demand per year, against a baseline year (var baseline_year; null = per component
--- type, the first year with both supply and demand): "clinical use +x% vs the baseline, collection only +y%", and the gap.
+-- type, the first year with both supply and demand): "clinical use +x% vs the baseline,
+-- collection only +y%", and the gap.
 -- component_type 'all': supply = collection units, demand = units transfused of the types that
 -- count toward total demand (seed component_types; plasma and cryoprecipitate are left out as
 -- they come from the same donations as red cells). Per component type: units produced vs
@@ -41,7 +42,9 @@ per_component as (
 
 city_supply as (
 
-    select collected_year as supply_year, sum(units) as supply_units
+    select
+        collected_year as supply_year,
+        sum(units) as supply_units
     from donations
     group by supply_year
 
@@ -49,7 +52,9 @@ city_supply as (
 
 city_demand as (
 
-    select per_component.supply_year as supply_year, sum(per_component.demand_units) as demand_units
+    select
+        per_component.supply_year as supply_year,
+        sum(per_component.demand_units) as demand_units
     from per_component
     inner join component_types on per_component.component_type = component_types.component_type
     where component_types.counts_toward_total_demand = 1
@@ -71,9 +76,19 @@ city as (
 
 yearly as (
 
-    select supply_year, component_type, supply_units, demand_units from city
+    select
+        supply_year,
+        component_type,
+        supply_units,
+        demand_units
+    from city
     union all
-    select supply_year, component_type, supply_units, demand_units from per_component
+    select
+        supply_year,
+        component_type,
+        supply_units,
+        demand_units
+    from per_component
 
 ),
 
@@ -82,9 +97,9 @@ baseline_years as (
     select
         component_type,
         {%- if var('baseline_year') is none %}
-        minIfOrNull(supply_year, supply_units > 0 and demand_units > 0) as baseline_year
+            minIfOrNull(supply_year, supply_units > 0 and demand_units > 0) as baseline_year
         {%- else %}
-        toNullable(toUInt16({{ var('baseline_year') }})) as baseline_year
+            toNullable(toUInt16({{ var('baseline_year') }})) as baseline_year
         {%- endif %}
     from yearly
     group by component_type
@@ -101,7 +116,7 @@ baseline_values as (
     from yearly
     inner join baseline_years
         on yearly.component_type = baseline_years.component_type
-        and yearly.supply_year = baseline_years.baseline_year
+            and yearly.supply_year = baseline_years.baseline_year
 
 ),
 
@@ -116,12 +131,28 @@ final as (
         {{ to_units_out('yearly.demand_units - yearly.supply_units') }} as gap_units,
         if(
             baseline_values.baseline_supply_units > 0,
-            round((toFloat64(yearly.supply_units) / toFloat64(baseline_values.baseline_supply_units) - 1) * 100, 2),
+            round(
+                (
+                    toFloat64(yearly.supply_units)
+                    / toFloat64(baseline_values.baseline_supply_units)
+                    - 1
+                )
+                * 100,
+                2
+            ),
             null
         ) as supply_growth_pct,
         if(
             baseline_values.baseline_demand_units > 0,
-            round((toFloat64(yearly.demand_units) / toFloat64(baseline_values.baseline_demand_units) - 1) * 100, 2),
+            round(
+                (
+                    toFloat64(yearly.demand_units)
+                    / toFloat64(baseline_values.baseline_demand_units)
+                    - 1
+                )
+                * 100,
+                2
+            ),
             null
         ) as demand_growth_pct,
         round(demand_growth_pct - supply_growth_pct, 2) as growth_gap_pct_points
