@@ -102,9 +102,9 @@ def register(app: typer.Typer) -> None:
             "--years",
             help="Whole calendar years of city life, ending with --last-year (default: the "
             "baseline comparison's span, dbt.baseline_years_back + 1 = 5, so every growth, "
-            "retention and campaign figure has its baseline year). History years carry no "
-            "routine temperature readings before the last month (only an excursion's day), so "
-            "they load quickly.",
+            "retention and campaign figure has its baseline year). Before the last month each "
+            "logger sends one reading a day (every reading on a long excursion's day), so the "
+            "years load quickly.",
         ),
         last_year: int = typer.Option(2025, "--last-year", help="The latest simulated year."),
         days: int | None = typer.Option(
@@ -132,9 +132,11 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
-        """Run the whole platform on the embedded defaults: start it, simulate a city for a
-        year, stream every event into the warehouse, run quality checks and dbt marts, and
-        print a summary. Data stays in the data directory (default ./var)."""
+        """Run the whole platform on the embedded defaults: start it, simulate years of a city
+        (default: five years of a sample of 安康市 Ankang), stream every event into the
+        warehouse, run quality checks and dbt marts, and print a summary: business figures
+        first, then the speech's figures and the pipeline's tables. Data stays in the data
+        directory (default ./var)."""
         from simulation import PRESETS
 
         settings = get_settings()
