@@ -7,6 +7,7 @@ import io
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, get_args
@@ -181,15 +182,28 @@ def register(app: typer.Typer) -> None:
         days: int = typer.Option(365, "--days", help="How many days to simulate."),
         start: str = typer.Option("2025-01-01", "--start", help="First day (YYYY-MM-DD)."),
         city: str = typer.Option(
-            "small", "--city", help="City preset: small, prefecture, province."
+            "small",
+            "--city",
+            help="City preset: small (a 1-in-4 sample of 安康市 Ankang), ankang, anlan "
+            "(fictional), prefecture, province.",
         ),
         seed: int = typer.Option(7, "--seed", help="Same seed, same city and events."),
         out: Path | None = typer.Option(
             None, "--out", help="Write JSON Lines to this file instead of sending them."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        calibration: bool = typer.Option(
+            False,
+            "--calibration",
+            help="Emit nothing: simulate in memory and print each figure of the domain brief "
+            "§5-6 beside its published value and tolerance (use --city ankang: a sample's "
+            "rare events are too few).",
+        ),
     ) -> None:
         """Simulate a city's blood service and emit its events through the SDK."""
+        if calibration:
+            _print_calibration(days=days, start=start, city=city, seed=seed, as_json=as_json)
+            return
         summary = simulate_and_emit(days=days, start=start, city=city, seed=seed, out=out)
         if as_json:
             print_json(summary)
@@ -202,7 +216,13 @@ def register(app: typer.Typer) -> None:
 
 
 def simulate_and_emit(
-    *, days: int, start: str, city: str, seed: int, out: Path | None = None
+    *,
+    days: int,
+    start: str,
+    city: str,
+    seed: int,
+    out: Path | None = None,
+    readings_from: date | None = None,
 ) -> dict[str, Any]:
     from simulation import PRESETS, simulate
 
@@ -214,7 +234,10 @@ def simulate_and_emit(
         raise ConfigError(f"--start {start!r} is not a date", hint="Use YYYY-MM-DD.") from exc
     settings = get_settings()
     key = settings.pseudonym_secret()
-    events = simulate(PRESETS[city], start=first_day, days=days, seed=seed, pseudonym_key=key)
+    cfg = PRESETS[city]
+    if readings_from is not None:  # history years: only the readings of an excursion's day
+        cfg = replace(cfg, readings_from=readings_from)
+    events = simulate(cfg, start=first_day, days=days, seed=seed, pseudonym_key=key)
     started = time.perf_counter()
     emitted = refused = 0
     with _progress() as bar:
@@ -249,3 +272,66 @@ def simulate_and_emit(
         "days": days,
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _print_calibration(*, days: int, start: str, city: str, seed: int, as_json: bool) -> None:
+    """The simulator against the published figures (simulation.calibration.TARGETS)."""
+    from simulation import PRESETS, simulate
+    from simulation.calibration import check, fmt, measure
+    from simulation.reference import load_city
+
+    if city not in PRESETS:
+        raise ConfigError(f"Unknown city preset {city!r}", hint=f"Use one of {', '.join(PRESETS)}.")
+    try:
+        first_day = date.fromisoformat(start)
+    except ValueError as exc:
+        raise ConfigError(f"--start {start!r} is not a date", hint="Use YYYY-MM-DD.") from exc
+    cfg = PRESETS[city]
+    seeded = load_city(cfg.seeds_dir)
+    residents = (
+        sum(c.population for c in seeded.counties)
+        * cfg.county_replicas
+        * cfg.stations
+        * cfg.population_sample
+    )
+    with console.status(f"simulating {days} days of {city}…"):
+        events = simulate(cfg, start=first_day, days=days, seed=seed, pseudonym_key=b"calibration")
+        checks = check(measure(events, residents=residents))
+    rows = []
+    for c in checks:
+        f = c.target.figure
+        verdict = {True: "ok", False: "MISS", None: "not asserted"}[c.passed]
+        rows.append(
+            {
+                "figure": f,
+                "simulated": fmt(c.measured.value, f),
+                "published": fmt(c.target.published, f),
+                "allowed": f"{fmt(c.allowed[0], f)} – {fmt(c.allowed[1], f)}",
+                "section": c.target.section,
+                "source": c.target.source,
+                "verdict": verdict if c.passed is not None else f"{verdict}: {c.target.why_not}",
+            }
+        )
+    if as_json:
+        print_json({"city": city, "days": days, "seed": seed, "figures": rows})
+    else:
+        print_table(
+            f"{city}: {days} days from {start} against the domain brief §5-6",
+            ["figure", "simulated", "published", "allowed", "brief", "verdict"],
+            [
+                (
+                    r["figure"],
+                    r["simulated"],
+                    r["published"],
+                    r["allowed"],
+                    r["section"],
+                    r["verdict"].split(":")[0],
+                )
+                for r in rows
+            ],
+        )
+        for c in checks:
+            if c.passed is None:
+                console.print(f"{c.target.figure}: {c.target.why_not}", highlight=False)
+    if any(c.passed is False for c in checks):
+        raise typer.Exit(1)

@@ -232,6 +232,7 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
         "local_timezone": settings.dbt.local_timezone,
         "baseline_year": settings.dbt.baseline_year,
         "baseline_years_back": settings.dbt.baseline_years_back,
+        "population_sample": settings.dbt.population_sample,
     }
     if whole_blood is not None:
         found["whole_blood_shelf_life_days"] = whole_blood.shelf_life_hours / 24

@@ -237,6 +237,9 @@ class DbtRules(BaseModel):
     baseline_year: PositiveInt | None = None
     baseline_years_back: int = Field(default=4, ge=1, le=50)
     local_timezone: str = "Asia/Shanghai"  # days and months are local calendar days
+    # Share of the residents the events cover: 1 for a real station; a sampled simulated city
+    # (the demo's 1-in-4 Ankang) sets its sample so rates per 1,000 residents are the city's.
+    population_sample: float = Field(default=1.0, gt=0, le=1)
 
     @field_validator("local_timezone")
     @classmethod

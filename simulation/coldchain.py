@@ -85,7 +85,12 @@ class ColdChain:
         rng, cfg, emit = self.rng, self.cfg, self.emitter.emit
         start = day_start(day)
         breaches = []
+        # History years (before cfg.readings_from) keep their excursions and what they discard,
+        # but only one reading a day (declared at a day's interval), and every reading of a
+        # day with a long excursion: years load quickly.
+        every_reading = cfg.readings_from is None or day >= cfg.readings_from
         for eq in self.fixed:
+            breached = False
             interval = eq.interval_seconds
             first = -(-start // interval) * interval  # first grid point in the day
             slots = list(range(first, start + DAY, interval))
@@ -110,6 +115,7 @@ class ColdChain:
                     for t in span:
                         out[t] = self._out(eq.kind, True)
                     found = span[-1] + rng.randint(20 * MINUTE, 50 * MINUTE)
+                    breached = True
                     breaches.append(
                         Breach(
                             eq.equipment_id,
@@ -146,7 +152,20 @@ class ColdChain:
                 }
                 if agitator:
                     payload["agitating"] = t not in stopped
-                emit(t, "storage.temperature_recorded", eq.facility_id, payload)
+                if every_reading or breached:
+                    emit(t, "storage.temperature_recorded", eq.facility_id, payload)
+            if not (every_reading or breached) and slots:
+                # A history day: one daily reading (a logger's daily summary, declared as such),
+                # so the platform's clock for the equipment moves on and nothing is "silent".
+                daily: dict[str, object] = {
+                    "equipment_id": eq.equipment_id,
+                    "equipment_kind": eq.kind,
+                    "temperature_c": self._normal(eq.kind),
+                    "interval_seconds": DAY,
+                }
+                if agitator:
+                    daily["agitating"] = True
+                emit(slots[0], "storage.temperature_recorded", eq.facility_id, daily)
         return breaches
 
     def trip(self, transport_class: str, leaves: int, arrives: int) -> tuple[str, float]:

@@ -7,10 +7,30 @@ ranges, tolerances) come from models.rules, so the simulator obeys what the plat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 from models.rules import ColdChainRules, DonorRules, QualityRules, ScreeningRules, StorageRules
+from simulation.reference import ANLAN_DIR
+
+# 安康市 (Ankang), 2020 census resident population (安康市第七次全国人口普查主要数据公报, 2021):
+# the sum of dbt/seeds/counties.csv.
+ANKANG_POPULATION = 2_493_436
+# China's donation rate, per 1,000 residents a year (2024; domain brief §6): the default city
+# collects at the national rate.
+NATIONAL_DONATIONS_PER_1000 = 11.4
+# Donations a year per unit of ``donations_per_day`` (an ordinary start-year day): weekends,
+# seasons, campaigns and deferrals shape the days around it. Measured on the ankang preset
+# (donations in a simulated 2025 / donations_per_day); tests/unit/test_calibration.py checks
+# the resulting rate per 1,000 residents.
+_DAYS_PER_YEAR_OF_ORDINARY_DAYS = 349.0
+
+
+def ankang_donations_per_day(sample: float = 1.0) -> float:
+    """The ordinary-day donations that give Ankang the national rate per 1,000 residents."""
+    per_year = NATIONAL_DONATIONS_PER_1000 * ANKANG_POPULATION * sample / 1000
+    return per_year / _DAYS_PER_YEAR_OF_ORDINARY_DAYS
 
 
 def _marker_rates() -> dict[str, float]:
@@ -59,7 +79,8 @@ def _demand_ratio() -> dict[str, float]:
 
 def _cover_days() -> dict[str, float]:
     # (assumed) days of expected use a hospital blood bank keeps on its shelf.
-    return {"red_cells": 4.0, "plasma": 7.0, "cryoprecipitate": 7.0, "platelets": 1.5}
+    # Platelets: none; they are booked per patient and sent by the station on the day.
+    return {"red_cells": 4.0, "plasma": 7.0, "cryoprecipitate": 7.0, "platelets": 0.0}
 
 
 def _discard_rates() -> dict[str, float]:
@@ -91,10 +112,14 @@ def _reaction_categories() -> dict[str, float]:
 class CityConfig:
     """A simulated city. Change any field with ``dataclasses.replace(PRESETS["small"], ...)``."""
 
-    name: str = "small"
-    seeds_dir: Path | None = None  # default: the repository's dbt/seeds
+    name: str = "ankang"
+    seeds_dir: Path | None = None  # default: the repository's dbt/seeds (安康市)
+    # Share of the residents simulated (a sampled population): donations scale with it, and
+    # rates per 1,000 residents are taken over population x sample (dbt var population_sample,
+    # setting BLOODTRACE_DBT__POPULATION_SAMPLE), so they stay the full city's rates.
+    population_sample: float = 1.0
     station_id: str = "BS01"
-    station_name: str = "安澜市中心血站"
+    station_name: str = "安康市中心血站"
     din_facility: str = "C4501"
     stations: int = 1  # copies of the seeded service area, each with its own station
     county_replicas: int = 1  # copies of the seeded counties under each station
@@ -103,7 +128,7 @@ class CityConfig:
     # Donations on an ordinary day of the start year, per station, across the sites open on
     # the start date; weekdays, seasons and campaigns shape each day around it (a prefecture
     # city of 3-5 M residents: 200-400 a day).
-    donations_per_day: float = 22.0
+    donations_per_day: float = field(default_factory=ankang_donations_per_day)
     collection_growth_per_year: float = 0.03
     # (assumed) a site opening after the start adds donations with diminishing returns: the
     # total grows as (network weight) ** site_elasticity (0: pure redistribution, 1: additive).
@@ -139,7 +164,9 @@ class CityConfig:
     # (assumed) a station calls off group drives above this many days of red cells, and calls
     # platelet donors of a group to keep this many days of its platelets.
     drive_call_off_days: float = 18.0
-    platelet_target_days: float = 2.5
+    platelet_target_days: float = 2.5  # during the burn-in (no bookings yet)
+    # (assumed) after it, platelets are collected to the next two days' bookings plus this.
+    platelet_buffer_days: float = 0.0  # two days of bookings already hold a day to spare
     platelet_pool_days: float = 60.0  # (assumed) donors on the list: 60 days of platelet use
     deferral_rate: float = 0.015  # (assumed) visits deferred at the pre-donation check
     burn_in_days: int = 1095  # donor history simulated (without events) before the start
@@ -171,6 +198,9 @@ class CityConfig:
     repeat_recipient_share: float = 0.15  # (assumed) episodes of a patient transfused before
 
     # ---- cold chain --------------------------------------------------------------------
+    # Emit every fixed-equipment reading from this day on; before it (history years of the
+    # demo) only a long excursion's day of readings. None: every day.
+    readings_from: date | None = None
     short_excursions_per_equipment_day: float = 0.02  # (assumed) door left open, defrost
     long_excursions_per_equipment_year: float = 0.25  # (assumed) compressor failure overnight
     station_long_excursions_per_equipment_year: float = 0.05  # (assumed) better maintained
@@ -184,13 +214,29 @@ class CityConfig:
     quality_rules: QualityRules = field(default_factory=QualityRules)  # under-volume tolerance
 
 
+_ANLAN = CityConfig(
+    name="anlan", seeds_dir=ANLAN_DIR, station_name="安澜市中心血站", donations_per_day=22.0
+)
+
 PRESETS: dict[str, CityConfig] = {
-    # ~21 donations a day: a year is about 355k events (about half temperature readings).
-    "small": CityConfig(),
-    # ~300 a day: three copies of the seeded counties under one station.
-    "prefecture": CityConfig(name="prefecture", county_replicas=3, donations_per_day=300.0),
+    # The default: a 1-in-4 sample of Ankang's residents (about 20 donations a day, ~60 k
+    # events a year beside the temperature readings); rates per 1,000 are the full city's.
+    "small": CityConfig(
+        name="small", population_sample=0.25, donations_per_day=ankang_donations_per_day(0.25)
+    ),
+    # The demo's five years of history: a 1-in-25 sample of Ankang (about 3 donations a day,
+    # 1,100 a year), so five years load in a few minutes; rates per 1,000 are the city's.
+    "demo": CityConfig(
+        name="demo", population_sample=0.04, donations_per_day=ankang_donations_per_day(0.04)
+    ),
+    # All of Ankang: about 78 donations a day (11.4 per 1,000 residents a year).
+    "ankang": CityConfig(),
+    # The fictional 安澜市 (six made-up counties, ~22 donations a day).
+    "anlan": _ANLAN,
+    # ~300 a day: three copies of the fictional counties under one station.
+    "prefecture": replace(_ANLAN, name="prefecture", county_replicas=3, donations_per_day=300.0),
     # ~1.1 M a year: ten prefectures, each with its own station.
-    "province": CityConfig(
-        name="province", stations=10, county_replicas=3, donations_per_day=300.0
+    "province": replace(
+        _ANLAN, name="province", stations=10, county_replicas=3, donations_per_day=300.0
     ),
 }

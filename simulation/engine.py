@@ -116,6 +116,7 @@ class RegionSimulation:
                     donor.deferred_until = day + timedelta(days=180)
                 self.collection.schedule_return(donor, day, visit.site.kind)
         self.collection.red_cell_days = lambda day: self.distribution.station_days("red_cells", day)
+        self.collection.platelets.booked = self.distribution.booked_bags
         self.collection.platelets.held = lambda day, group: self.stock.count(
             "platelets", group, day_start(day) + 36 * HOUR
         )

@@ -14,7 +14,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 
 from simulation import calendar as cal
@@ -80,6 +80,9 @@ _ROUTINE_LEFT = {
     "platelets": 12 * HOUR,
 }
 _URGENT_LEFT = {"red_cells": DAY, "plasma": DAY, "cryoprecipitate": DAY, "platelets": 6 * HOUR}
+# (assumed) a compatible red cell expiring this much sooner than the patient's own group's is
+# used first (blood banks rotate short-dated O-, B-, A- units to Rh-positive patients).
+_SUBSTITUTE_SLACK = 5 * DAY
 _WEEKDAY_DEMAND = (1.1, 1.1, 1.1, 1.1, 1.1, 0.8, 0.7)  # elective surgery on weekdays; mean 1
 _REACTION_SEVERITY = (("non_severe", 0.92), ("severe", 0.07), ("life_threatening", 0.01))
 
@@ -127,6 +130,10 @@ class Distribution:
         self.requested: dict[tuple[str, str], int] = defaultdict(int)
         self.blocks: dict[str, tuple[int, int]] = {}
         self.hospitals = self._hospitals(region)
+        # Platelet transfusions are booked a day or two ahead (haematology, chemotherapy): the
+        # station collects platelets to these bookings, not to a forecast, so few expire.
+        self._booking_rng = random.Random(rng.getrandbits(64))
+        self._booked: dict[tuple[str, date], list[tuple[str, int]]] = {}
 
     def _hospitals(self, region: Region) -> list[HospitalState]:
         population = {c.code: c.population for c in region.counties}
@@ -203,6 +210,11 @@ class Distribution:
             t_order = base + 8 * HOUR + rng.randint(0, 40) * MINUTE
             at(t_order, partial(self._routine_order, h, day, t_order))
             for ctype in COMPONENT_TYPES:
+                if ctype == "platelets":
+                    for group, bags in self.booked(h, day):
+                        t = base + int(rng.uniform(8, 18) * HOUR)
+                        at(t, partial(self._episode, h, ctype, t, day, group, bags))
+                    continue
                 episodes = poisson(rng, self.demand(h, ctype, day, day_no) / MEAN_BAGS[ctype])
                 for _ in range(episodes):
                     if rng.random() < 0.7:
@@ -213,6 +225,27 @@ class Distribution:
         items.sort(key=lambda item: (item[0], item[1]))
         for _, _, action in items:
             action()
+
+    def booked(self, h: HospitalState, day: date) -> list[tuple[str, int]]:
+        """The platelet transfusions (patient's group, bags) booked at ``h`` for ``day``."""
+        key = (h.facility_id, day)
+        found = self._booked.get(key)
+        if found is None:
+            rng = self._booking_rng
+            mean = (
+                self.demand(h, "platelets", day, (day - self.start).days) / MEAN_BAGS["platelets"]
+            )
+            found = [
+                (rng.choices(GROUPS, GROUP_WEIGHTS)[0], rng.choices(*BAGS["platelets"])[0])
+                for _ in range(poisson(rng, mean))
+            ]
+            self._booked[key] = found
+            self._booked.pop((h.facility_id, day - timedelta(days=7)), None)
+        return found
+
+    def booked_bags(self, day: date, group: str) -> int:
+        """Platelet bags of ``group`` booked across the hospitals for ``day``."""
+        return sum(b for h in self.hospitals for g, b in self.booked(h, day) if g == group)
 
     def _blocked(self, unit: Unit, t: int) -> bool:
         window = self.blocks.get(unit.equipment)
@@ -325,13 +358,21 @@ class Distribution:
         )
 
     # ---- patients ------------------------------------------------------------------------
-    def _episode(self, h: HospitalState, ctype: str, t: int, day: date) -> None:
+    def _episode(
+        self,
+        h: HospitalState,
+        ctype: str,
+        t: int,
+        day: date,
+        booked_group: str | None = None,
+        booked_bags: int | None = None,
+    ) -> None:
         """A patient needs ``bags`` units: the hospital's own shelf of the patient's group, else
         an emergency order of that group; only then compatible groups (O red cells, AB plasma),
         so the universal groups are not drained by everyday use."""
         rng = self.rng
-        group = rng.choices(GROUPS, GROUP_WEIGHTS)[0]
-        bags = rng.choices(*BAGS[ctype])[0]
+        group = booked_group or rng.choices(GROUPS, GROUP_WEIGHTS)[0]
+        bags = booked_bags or rng.choices(*BAGS[ctype])[0]
         self.requested[(f"{day:%Y-%m}", ctype)] += bags
         recipient = self.recipients.pick(h.facility_id, group, day)
         ward, indication = WARDS[ctype][rng.randrange(len(WARDS[ctype]))]
@@ -341,7 +382,18 @@ class Distribution:
         local: list[Unit] = []
         urgent: list[Unit] = []
         for _ in range(bags):
-            unit = h.stock.take(ctype, group, t, own_left, self._blocked)
+            if ctype == "red_cells":
+                # A short-dated compatible bag (often Rh-negative) goes first, not to waste.
+                unit = h.stock.take_soonest(
+                    ctype,
+                    PREFERENCES[(ctype, group)],
+                    t,
+                    own_left,
+                    self._blocked,
+                    identical_slack=_SUBSTITUTE_SLACK,
+                )
+            else:
+                unit = h.stock.take(ctype, group, t, own_left, self._blocked)
             if unit is not None:
                 local.append(unit)
                 continue

@@ -27,6 +27,8 @@ class PlateletPanel:
         # collections stand in for it.
         self.daily: Callable[[date], float] = lambda day: 0.0
         self.held: Callable[[date, str], int] | None = None
+        # Bags of a group booked for a day (after the burn-in): collected to these.
+        self.booked: Callable[[date, str], int] | None = None
         self._recent: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def _daily(self, day: date, group: str) -> float:
@@ -56,6 +58,13 @@ class PlateletPanel:
             held = self.held(day, group)
         else:
             held = sum(self._recent[day - timedelta(days=i)][group] for i in range(1, 4))
+        if self.booked is not None:
+            # Today's collections are released tomorrow: tomorrow's and the day after's
+            # bookings, plus a small buffer for emergencies.
+            booked = self.booked(day + timedelta(days=1), group) + self.booked(
+                day + timedelta(days=2), group
+            )
+            return booked + self.cfg.platelet_buffer_days * self._daily(day, group) - held
         return self.cfg.platelet_target_days * self._daily(day, group) - held
 
     def wants_donors(self, day: date, group: str) -> bool:

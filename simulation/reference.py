@@ -1,6 +1,9 @@
 """The city's reference data, read from the dbt seeds (dbt/seeds/*.csv): one source of truth.
 
-The CSVs describe one prefecture-like city served by one blood station. Bigger presets copy it
+The CSVs describe one prefecture city served by one blood station: by default 安康市 (Ankang),
+its ten county-level divisions with their 2020 census populations and synthetic sites,
+hospitals and equipment placed in them; the fictional 安澜市 of the older presets lives in
+simulation/cities/anlan/. Bigger presets copy it
 deterministically: ``county_replicas`` copies of its counties (with their sites, hospitals and
 equipment) under the same station, and ``stations`` copies of that whole service area, each with
 its own station and DIN facility code (a DIN sequence holds at most 999 999 donations a year).
@@ -16,6 +19,9 @@ from datetime import date
 from pathlib import Path
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "dbt" / "seeds"
+# The fictional 安澜市 of the older presets (six made-up counties): counties, sites, hospitals
+# and equipment; what it lacks (the campaign calendar) comes from SEEDS_DIR.
+ANLAN_DIR = Path(__file__).resolve().parent / "cities" / "anlan"
 
 # Name prefixes for county copies and tags for station copies (Chinese: a person reads them).
 _COPY_PREFIXES = "新上下前后东西南北中"
@@ -28,6 +34,8 @@ class County:
     name: str
     population: int
     eligible_population: int
+    population_source: str = ""  # census_2020_published, ... (see dbt/seeds/_seeds.yml)
+    eligible_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,14 +124,26 @@ def _rows(path: Path) -> list[dict[str, str]]:
         ]
 
 
+def _seed(root: Path, name: str) -> Path:
+    """``root/name``, or the repository's dbt seed of that name when ``root`` has none."""
+    path = root / name
+    return path if path.exists() else SEEDS_DIR / name
+
+
 def load_city(seeds_dir: Path | None = None) -> CityData:
-    """Read counties, sites, hospitals, equipment and the campaign calendar from the seeds."""
+    """Read counties, sites, hospitals, equipment and the campaign calendar from the seeds
+    (``seeds_dir``; any file it lacks comes from the repository's dbt/seeds)."""
     root = seeds_dir or SEEDS_DIR
     counties = [
         County(
-            r["county_code"], r["county_name"], int(r["population"]), int(r["eligible_population"])
+            r["county_code"],
+            r["county_name"],
+            int(r["population"]),
+            int(r["eligible_population"]),
+            r.get("population_source", ""),
+            r.get("eligible_source", ""),
         )
-        for r in _rows(root / "counties.csv")
+        for r in _rows(_seed(root, "counties.csv"))
     ]
     sites = [
         Site(
@@ -133,20 +153,20 @@ def load_city(seeds_dir: Path | None = None) -> CityData:
             r["county_code"],
             date.fromisoformat(r["opened_on"]),
         )
-        for r in _rows(root / "sites.csv")
+        for r in _rows(_seed(root, "sites.csv"))
     ]
     hospitals = [
         Hospital(r["facility_id"], r["hospital_name"], r["county_code"], r["level"])
-        for r in _rows(root / "hospitals.csv")
+        for r in _rows(_seed(root, "hospitals.csv"))
     ]
     equipment = [
         Equipment(
             r["equipment_id"], r["facility_id"], r["equipment_kind"], int(r["interval_seconds"])
         )
-        for r in _rows(root / "equipment.csv")
+        for r in _rows(_seed(root, "equipment.csv"))
     ]
     campaigns = []
-    for r in _rows(root / "campaign_calendar.csv"):
+    for r in _rows(_seed(root, "campaign_calendar.csv")):
         text = r["campaign_date"]
         if len(text) == 5:  # MM-DD: every year
             month, day = (int(p) for p in text.split("-"))
@@ -191,7 +211,14 @@ def build_regions(
         equipment: list[Equipment] = []
         for c in range(1, county_replicas + 1):
             counties += [
-                County(ident(x.code, s, c), name(x.name, s, c), x.population, x.eligible_population)
+                County(
+                    ident(x.code, s, c),
+                    name(x.name, s, c),
+                    x.population,
+                    x.eligible_population,
+                    x.population_source,
+                    x.eligible_source,
+                )
                 for x in city.counties
             ]
             sites += [
@@ -250,9 +277,23 @@ def write_reference(regions: list[Region], campaigns: list[Campaign], out_dir: P
 
     write(
         "counties.csv",
-        ["county_code", "county_name", "population", "eligible_population"],
         [
-            [c.code, c.name, c.population, c.eligible_population]
+            "county_code",
+            "county_name",
+            "population",
+            "eligible_population",
+            "population_source",
+            "eligible_source",
+        ],
+        [
+            [
+                c.code,
+                c.name,
+                c.population,
+                c.eligible_population,
+                c.population_source,
+                c.eligible_source,
+            ]
             for r in regions
             for c in r.counties
         ],

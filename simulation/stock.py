@@ -142,6 +142,34 @@ class Stock:
             i += 1
         return None
 
+    def take_soonest(
+        self,
+        ctype: str,
+        groups: tuple[str, ...],
+        at: int,
+        min_remaining: int,
+        blocked: Callable[[Unit, int], bool] | None = None,
+        *,
+        identical_slack: int = 0,
+    ) -> Unit | None:
+        """The first group's usable unit, unless a compatible group's (``groups[1:]``) expires
+        more than ``identical_slack`` sooner: a short-dated compatible unit is used before it
+        expires (an O- or B- red cell for an O+ or B+ patient) instead of waiting for a patient
+        of its own rare group."""
+        found: list[tuple[int, int, str]] = []
+        for rank, group in enumerate(groups):
+            unit = self.take(ctype, group, at, min_remaining, blocked)
+            if unit is not None:
+                self.put_back(unit)
+                found.append((unit.expires_at, rank, group))
+        if not found:
+            return None
+        soonest = min(found)
+        identical = next((f for f in found if f[1] == 0), None)
+        if identical is not None and identical[0] - soonest[0] <= identical_slack:
+            soonest = identical
+        return self.take(ctype, soonest[2], at, min_remaining, blocked)
+
     def put_back(self, unit: Unit) -> None:
         """Return a unit taken but not used (e.g. an incompatible crossmatch)."""
         unit.in_stock = True

@@ -46,7 +46,7 @@ def devoted_donors(year: int) -> list[dict[str, Any]]:
                         "volume_ml": 200,
                         "site_id": "S01",
                         "site_kind": "fixed_house",
-                        "county_code": "C01",
+                        "county_code": "610902",
                         "abo_rh": "O+",
                         "donor_group": "employee",
                         "donor_age": 45,

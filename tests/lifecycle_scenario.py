@@ -35,7 +35,7 @@ def collected(din: str, at: datetime, donor: str = DONOR, **extra: Any) -> dict[
         "volume_ml": 400,
         "site_id": "S01",
         "site_kind": "fixed_house",
-        "county_code": "C01",
+        "county_code": "610902",
         "abo_rh": "O+",
         "donor_group": "employee",
         "donor_age": 30,

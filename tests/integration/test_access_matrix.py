@@ -84,7 +84,7 @@ def test_every_route_has_a_rule_matching_the_intended_policy() -> None:
 def _concrete(path: str) -> str:
     if path == "/static":
         return "/static/favicon.svg"
-    values = {"din": "G123426000001X", "county_code": "C01", "table": "headline_monthly"}
+    values = {"din": "G123426000001X", "county_code": "610902", "table": "headline_monthly"}
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "x"), path)
 
 

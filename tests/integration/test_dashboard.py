@@ -163,9 +163,9 @@ def test_headline_figures_equal_the_marts(dash: ThreadPlatform) -> None:
     [(donations, units)] = sql(
         s,
         f"select sum(donations), sum(units) from {marts}.collections_yearly "
-        f"where collected_year = {YEAR} and county_code = 'C01'",
+        f"where collected_year = {YEAR} and county_code = '610902'",
     )
-    head = get(dash, f"/v1/marts/headline?period={YEAR}&county=C01")
+    head = get(dash, f"/v1/marts/headline?period={YEAR}&county=610902")
     assert head["donations"] == donations
     assert head["units_collected"] == pytest.approx(units, abs=1e-3)
     [(supply, demand, supply_growth, demand_growth)] = sql(
@@ -211,8 +211,8 @@ def test_bad_filters_are_clear_errors(dash: ThreadPlatform) -> None:
     unknown = httpx.get(f"{dash.url}/v1/marts/counties/X99")
     assert unknown.status_code == 404 and "X99" in unknown.json()["detail"]["message"]
     assert httpx.get(f"{dash.url}/v1/marts/tables/events").status_code == 404
-    page = get(dash, "/v1/marts/tables/county_scorecard?limit=3&county=C01")
-    assert page["total"] == 2 and {r["county_code"] for r in page["items"]} == {"C01"}
+    page = get(dash, "/v1/marts/tables/county_scorecard?limit=3&county=610902")
+    assert page["total"] == 2 and {r["county_code"] for r in page["items"]} == {"610902"}
 
 
 def test_openapi_documents_every_dashboard_endpoint(dash: ThreadPlatform) -> None:
@@ -393,12 +393,12 @@ def test_every_panel_draws_with_data_offline(dash: ThreadPlatform, page: Any) ->
     assert p.locator("#speech li").count() >= 4
     assert p.locator("#t-alerts tr[data-alert]").count() == 10
     assert p.locator("#t-findings tr").count() > 1
-    assert p.locator("#t-counties tr[data-county]").count() == 6
+    assert p.locator("#t-counties tr[data-county]").count() == 10  # Ankang's ten
     honours = p.evaluate(
         "echarts.getInstanceByDom(document.getElementById('c-honours')).getOption().series[0].data"
     )
     assert honours[:3] == [1, 1, 1]  # the devoted donors: bronze, silver, gold
-    assert p.locator("#c-counties").get_attribute("data-mode") == "bars"  # not Ankang's codes
+    assert p.locator("#c-counties").get_attribute("data-mode") == "map"  # Ankang's codes
     p.screenshot(path=str(ARTIFACTS / "dashboard-zh.png"), full_page=True)
     local = {urlparse(u).path for u in recorder.requests}
     assert {"/static/vendor/echarts.min.js", "/static/vendor/map-ankang.js"} <= local
@@ -408,7 +408,7 @@ def test_figures_on_the_page_equal_the_marts(dash: ThreadPlatform, page: Any) ->
     p, _ = page
     s = dash.settings
     marts = f"{s.warehouse_database}_marts"
-    p.goto(f"{dash.url}/?period={YEAR}&county=C02&baseline={BASELINE}")
+    p.goto(f"{dash.url}/?period={YEAR}&county=610928&baseline={BASELINE}")
     ready(p)
 
     def shown(figure: str) -> float:
@@ -417,12 +417,12 @@ def test_figures_on_the_page_equal_the_marts(dash: ThreadPlatform, page: Any) ->
     [(donations, units)] = sql(
         s,
         f"select sum(donations), sum(units) from {marts}.collections_yearly "
-        f"where collected_year = {YEAR} and county_code = 'C02'",
+        f"where collected_year = {YEAR} and county_code = '610928'",
     )
     [(used,)] = sql(
         s,
         f"select sum(transfused_units) from {marts}.clinical_use_monthly where use_year = {YEAR} "
-        f"and county_code = 'C02' and component_type in (select component_type from "
+        f"and county_code = '610928' and component_type in (select component_type from "
         f"{s.warehouse_database}_reference.component_types where counts_toward_total_demand = 1)",
     )
     assert shown("donations") == donations
@@ -492,17 +492,17 @@ def test_clicking_a_county_drills_down_to_its_sites_and_hospitals(
     p.goto(f"{dash.url}/")
     ready(p)
     city = float(p.locator("[data-figure='donations']").get_attribute("data-value"))
-    p.click("#t-counties tr[data-county='C01']")
+    p.click("#t-counties tr[data-county='610902']")
     p.wait_for_selector("#t-sites")
     ready(p)
-    assert p.locator("#f-county").input_value() == "C01"
-    assert "county=C01" in p.url
-    detail = get(dash, f"/v1/marts/counties/C01?year={YEAR}")
+    assert p.locator("#f-county").input_value() == "610902"
+    assert "county=610902" in p.url
+    detail = get(dash, f"/v1/marts/counties/610902?year={YEAR}")
     assert p.locator("#t-sites tr").count() == len(detail["sites"]) + 1
     assert p.locator("#t-hospitals tr").count() == len(detail["hospitals"]) + 1
     county = float(p.locator("[data-figure='donations']").get_attribute("data-value"))
     assert 0 < county < city
-    p.screenshot(path=str(ARTIFACTS / "dashboard-county-C01.png"), full_page=True)
+    p.screenshot(path=str(ARTIFACTS / "dashboard-county-610902.png"), full_page=True)
 
 
 def test_export_downloads_a_workbook_with_the_speech_figures(
@@ -524,22 +524,13 @@ def test_export_downloads_a_workbook_with_the_speech_figures(
 def test_wall_display_and_ankang_map(dash: ThreadPlatform, page: Any) -> None:
     p, _ = page
 
-    # For a city whose county codes are Ankang's, the scorecard is drawn on the 安康 outlines.
-    ankang = ["610902", "610921", "610922", "610923", "610924", "610925"]
-
-    def as_ankang(route: Any) -> None:
-        response = route.fetch()
-        body = response.json()
-        for row, code in zip(body["counties"], ankang, strict=False):
-            row["county_code"] = code
-        route.fulfill(response=response, json=body)
-
-    p.route(re.compile(r"/v1/marts/counties\?"), as_ankang)
+    # The default city's county codes are Ankang's (dbt/seeds/counties.csv): the scorecard is
+    # drawn on the 安康 outlines, one point per county-level division.
     p.goto(f"{dash.url}/?wall=1")
     ready(p)
     assert "wall" in (p.locator("body").get_attribute("class") or "")
     assert p.locator("#c-counties").get_attribute("data-mode") == "map"
-    assert chart_points(p, "c-counties") == 6
+    assert chart_points(p, "c-counties") == 10
     p.screenshot(path=str(ARTIFACTS / "dashboard-wall-ankang-map.png"), full_page=True)
 
 
@@ -561,15 +552,15 @@ def test_sign_in_is_needed_and_a_viewer_cannot_trace(dash: ThreadPlatform, brows
     p = context.new_page()
     recorder.watch(p)
     try:
-        p.goto(f"{dash.url}/?period={YEAR}&county=C01")
+        p.goto(f"{dash.url}/?period={YEAR}&county=610902")
         assert urlparse(p.url).path == "/signin"
         sign_in(p, "bt_nobody000_" + "x" * 43)
         p.wait_for_function("document.getElementById('e').textContent !== ''")
         assert urlparse(p.url).path == "/signin"
         sign_in(p, person(dash, "viewer"))
-        p.wait_for_url(f"{dash.url}/?period={YEAR}&county=C01")
+        p.wait_for_url(f"{dash.url}/?period={YEAR}&county=610902")
         ready(p)
-        assert p.locator("#f-county").input_value() == "C01"
+        assert p.locator("#f-county").input_value() == "610902"
         for panel in PANELS:
             assert not p.locator(f"#{panel} .error").count(), panel
         p.locator("#t-findings a.trace").first.click()

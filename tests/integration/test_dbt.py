@@ -100,7 +100,7 @@ def devoted_donors() -> list[dict[str, Any]]:
                         "volume_ml": 200,
                         "site_id": "S01",
                         "site_kind": "fixed_house",
-                        "county_code": "C01",
+                        "county_code": "610902",
                         "abo_rh": "O+",
                         "donor_group": "employee",
                         "donor_age": 45,
@@ -506,7 +506,7 @@ def test_reactions_per_10k_transfusions(built: Built) -> None:
 def test_honours_by_county(built: Built) -> None:
     rows = query(
         built.settings,
-        f"select honour_level, donors from {MARTS}.honours_by_county where county_code = 'C01'",
+        f"select honour_level, donors from {MARTS}.honours_by_county where county_code = '610902'",
     )
     assert dict(rows) == {"bronze": 1, "silver": 1, "gold": 1, "lifetime": 0}
     levels = query(

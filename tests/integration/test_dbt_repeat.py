@@ -84,7 +84,7 @@ def _donation(din: str, at: datetime) -> dict[str, Any]:
             "volume_ml": 400,
             "site_id": "S01",
             "site_kind": "fixed_house",
-            "county_code": "C01",
+            "county_code": "610902",
             "abo_rh": "A+",
             "donor_group": "employee",
             "donor_age": 33,

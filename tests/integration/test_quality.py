@@ -99,7 +99,7 @@ class City:
             volume_ml=400,
             site_id="S01",
             site_kind="fixed_house",
-            county_code="C01",
+            county_code="610902",
             abo_rh=group,
             donor_group="student",
             donor_age=21,

@@ -189,7 +189,9 @@ def test_the_city_is_the_dbt_seed_city(year: Year) -> None:
     sites = {s.site_id: s for s in city.sites}
     hospitals = {h.facility_id for h in city.hospitals}
     equipment = {e.equipment_id: e for e in city.equipment}
-    assert 5 <= len(counties) <= 7
+    # 安康市's ten county-level divisions, by their 2020 administrative codes.
+    assert len(counties) == 10 and {"610902", "610929"} <= counties
+    assert sum(c.population for c in city.counties) == 2_493_436  # the 2020 census city total
     for d in year.donations:
         assert d["county_code"] in counties
         site = sites[d["site_id"]]
@@ -597,3 +599,33 @@ def test_configuration_changes_the_city() -> None:
     loud = simulate(busy, start=START, days=10, seed=5, pseudonym_key=KEY)
     count = lambda events: sum(e["type"] == "donation.collected" for e in events)  # noqa: E731
     assert count(loud) > 1.5 * count(quiet)
+
+
+def test_history_days_carry_one_daily_reading_per_logger_then_every_reading() -> None:
+    """The demo's history years: one reading a day per fixed logger (declared at a day's
+    interval) before ``readings_from``, the loggers' own interval from it on."""
+    cut = START + timedelta(days=5)
+    city = replace(PRESETS["demo"], readings_from=cut, burn_in_days=60)
+    per_day: dict[tuple[str, date], list[int]] = defaultdict(list)
+    for e in simulate(city, start=START, days=8, seed=3, pseudonym_key=KEY):
+        if e["type"] == "storage.temperature_recorded" and not e["payload"]["equipment_id"].count(
+            "-TB"
+        ):
+            p = e["payload"]
+            per_day[(p["equipment_id"], local_day(e["occurred_at"]))].append(p["interval_seconds"])
+    before = {k: v for k, v in per_day.items() if k[1] < cut}
+    after = {k: v for k, v in per_day.items() if k[1] > cut}
+    assert before and after
+    # Before the cut: a day's reading at 86,400 s (a long excursion's day would have more).
+    assert sum(v == [86400] for v in before.values()) >= 0.95 * len(before)
+    assert all(len(v) >= 24 and 86400 not in v for v in after.values())
+
+
+def test_the_demo_city_is_a_sample_of_ankang_at_its_rate_per_1000() -> None:
+    demo, full = PRESETS["demo"], PRESETS["ankang"]
+    assert demo.population_sample == 0.04 and full.population_sample == 1.0
+    assert demo.donations_per_day == pytest.approx(full.donations_per_day * 0.04)
+    assert PRESETS["anlan"].seeds_dir is not None  # the fictional city stays selectable
+    assert {c.code for c in load_city(PRESETS["anlan"].seeds_dir).counties} == {
+        f"C0{i}" for i in range(1, 7)
+    }
