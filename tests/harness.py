@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import Request  # at module level: FastAPI resolves the override's annotation here
 
 from infra.broker import EmbeddedBroker, start_embedded_broker
 from infra.objectstore import kill_and_wait
@@ -73,6 +74,19 @@ def as_anonymous() -> Iterator[None]:
         yield
     finally:
         _default_token[0] = saved
+
+
+def without_platform_auth(api: Any) -> Any:
+    """An API app built without a platform (a route tested on its own settings): every caller
+    is the local administrator, as with ``BLOODTRACE_AUTH__ENABLED=false``."""
+    from api.auth import authorize
+    from infra.auth import LOCAL
+
+    async def local(request: Request) -> None:
+        request.state.principal = LOCAL
+
+    api.dependency_overrides[authorize] = local
+    return api
 
 
 def free_port() -> int:

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from harness import without_platform_auth
 
 from api.app import create_api
 from api.routes.dbt import dbt_settings
@@ -640,7 +641,7 @@ def test_speech_figures_over_http_and_the_cli(
     from infra.settings import get_settings
 
     expected = expected_figures(built.city, 2025, 2024)
-    api = create_api()
+    api = without_platform_auth(create_api())
     api.dependency_overrides[figures_settings] = lambda: built.settings
     with TestClient(api) as http:
         answer = http.get("/v1/figures", params={"year": 2025, "baseline": 2024})
@@ -737,7 +738,7 @@ def test_cli_explains_a_bad_command(built: Built) -> None:
 
 
 def test_http_route_runs_dbt(built: Built) -> None:
-    api = create_api()
+    api = without_platform_auth(create_api())
     api.dependency_overrides[dbt_settings] = lambda: built.settings
     with TestClient(api) as http:
         listed = http.post("/v1/dbt/ls", json={"args": ["--select", "marts.supply"]})

@@ -546,6 +546,7 @@ def test_din_check_character_of_records_written_elsewhere(
 
 def test_http_api_runs_checks_and_serves_findings(warehouse: tuple[Settings, Client]) -> None:
     from fastapi.testclient import TestClient
+    from harness import without_platform_auth
 
     from api.app import create_api
     from api.routes.quality import quality_settings
@@ -553,7 +554,7 @@ def test_http_api_runs_checks_and_serves_findings(warehouse: tuple[Settings, Cli
     settings, client = warehouse
     c = city(missing_marker=True)
     load(client, c.events)
-    api = create_api()
+    api = without_platform_auth(create_api())
     api.dependency_overrides[quality_settings] = lambda: settings
     with TestClient(api) as http:
         body = http.post("/v1/quality/runs", json={"all": True}).json()
