@@ -1,0 +1,36 @@
+"""The consumer guard never lets a commit pass an offset that was not acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Any
+
+from streams import consumer_guard
+
+
+def _consumer(acked: list[int], committed: int | None) -> Any:
+    return SimpleNamespace(
+        _acked=defaultdict(list, {"tp": acked}),
+        _acked_index=defaultdict(set, {"tp": set(acked)}),
+        _committed_offset=defaultdict(lambda: None, {"tp": committed}),
+        _gap=defaultdict(list),
+    )
+
+
+def test_acknowledged_offsets_after_the_committed_one_are_committed() -> None:
+    consumer = _consumer([950, 951, 952], committed=950)
+    assert consumer_guard._new_offset_without_holes(consumer, "tp") == 953
+
+
+def test_a_hole_after_the_committed_offset_holds_the_commit_back() -> None:
+    for first_acked in (951, 1022):  # Faust itself let a hole of one offset through
+        consumer = _consumer([first_acked, first_acked + 1], committed=950)
+        assert consumer_guard._new_offset_without_holes(consumer, "tp") is None
+
+
+def test_skipped_offsets_are_not_taken_as_acknowledged() -> None:
+    consumer = _consumer([1022], committed=950)
+    asyncio.run(consumer_guard._skipped_offsets_stay_unacknowledged(consumer, "tp", 950, 1021))
+    assert consumer._gap == {} and consumer._acked["tp"] == [1022]
