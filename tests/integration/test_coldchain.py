@@ -182,16 +182,21 @@ def test_excursions_under_and_past_tolerance(platform: ThreadPlatform) -> None:
     assert found["F-BAD"][:5] == ("ended_confirmed", 40.0, 10.0, 2, 8)
     assert found["A-1"][0] == "ended_confirmed" and list(found["A-1"][5]) == ["not_agitated"]
 
-    flagged = query(
-        platform,
-        "select equipment_id, din, recommendation from coldchain_unit_flags final "
-        "order by equipment_id, din",
-    )
-    assert flagged == [
+    def flagged() -> list[tuple[Any, ...]]:
+        return query(
+            platform,
+            "select equipment_id, din, recommendation from coldchain_unit_flags final "
+            "order by equipment_id, din",
+        )
+
+    expected_flags = [
         ("A-1", code(5), "quarantine"),
         ("F-BAD", code(1), "quarantine"),
         ("F-BAD", code(2), "quarantine"),
     ]
+    # The flags are a later insert than the excursions: wait for them, not only the excursions.
+    wait_until(lambda: flagged() == expected_flags, 30, what="the excursions' units flagged")
+    assert flagged() == expected_flags
 
     def alerts() -> list[tuple[Any, ...]]:
         return query(
