@@ -39,6 +39,7 @@ def serve_env(settings: Settings, data_dir: Path, api_port: int) -> dict[str, st
         BLOODTRACE_TOPIC_PARTITIONS=str(settings.topic_partitions),
         BLOODTRACE_APP_ID=settings.app_id,
         BLOODTRACE_PSEUDONYM_KEY="bench",
+        BLOODTRACE_WAREHOUSE_DATABASE=settings.warehouse_database,
         BLOODTRACE_AUTH__BOOTSTRAP_ADMIN_TOKEN=BENCH_ADMIN_TOKEN,
         BLOODTRACE_AUTH__TOKEN=BENCH_ADMIN_TOKEN,
         BLOODTRACE_AUTH__SIGNING_KEY=BENCH_SIGNING_KEY,

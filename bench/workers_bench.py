@@ -22,8 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from bench._serve import BENCH_SIGNING_KEY, serve_env, status
 from bench.pipeline_bench import _fill_topic, _free_port, make_events
 from infra.broker import ensure_topics, start_embedded_broker
 from infra.chserver import start as start_chserver
@@ -33,28 +32,8 @@ from infra.warehouse import connect
 PARTITIONS = 8
 
 
-def _env(settings: Settings, data_dir: Path, api_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BLOODTRACE_")}
-    env.update(
-        BLOODTRACE_DATA_DIR=str(data_dir),
-        BLOODTRACE_BROKER_URL=settings.bootstrap_servers,
-        BLOODTRACE_API_PORT=str(api_port),
-        BLOODTRACE_TOPIC_PREFIX=settings.topic_prefix,
-        BLOODTRACE_TOPIC_PARTITIONS=str(PARTITIONS),
-        BLOODTRACE_APP_ID=settings.app_id,
-        BLOODTRACE_PSEUDONYM_KEY="bench",
-        BLOODTRACE_WAREHOUSE_URL=settings.warehouse_dsn,
-        BLOODTRACE_WAREHOUSE_DATABASE=settings.warehouse_database,
-    )
-    return env
-
-
 def _raw_partitions(port: int, topic: str) -> set[int]:
-    try:
-        status = httpx.get(f"http://127.0.0.1:{port}/v1/status", timeout=10).json()
-    except (httpx.HTTPError, ValueError):
-        return set()
-    return set(status.get("assignment", {}).get(topic, []))
+    return set(status(port).get("assignment", {}).get(topic, []))
 
 
 def _round(base: Settings, work: Path, workers: int, events: list[tuple[bytes, bytes]]) -> float:
@@ -79,7 +58,7 @@ def _round(base: Settings, work: Path, workers: int, events: list[tuple[bytes, b
             procs.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "cli", "serve"],
-                    env=_env(settings, data, port),
+                    env=serve_env(settings, data, port),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
@@ -124,6 +103,7 @@ def run(events: int = 60_000, quick: bool = False) -> dict[str, Any]:
         embedded_broker_storage="memory",  # the broker is not what this measures
         pseudonym_key="bench",
         warehouse_url=server.url,
+        auth={"signing_key": BENCH_SIGNING_KEY},  # the workers' key: the raw topic is signed
     )
     broker = start_embedded_broker(base)
     try:
