@@ -629,3 +629,11 @@ def test_the_demo_city_is_a_sample_of_ankang_at_its_rate_per_1000() -> None:
     assert {c.code for c in load_city(PRESETS["anlan"].seeds_dir).counties} == {
         f"C0{i}" for i in range(1, 7)
     }
+
+
+def test_every_year_has_a_lunar_new_year_for_runs_of_ten_years_and_more() -> None:
+    """The Metonic cycle needs 19 known years: a ten-year run from 2025 asked for 2032."""
+    for year in range(1990, 2080):
+        new_year = lunar_new_year(year)
+        assert new_year.year == year
+        assert date(year, 1, 20) <= new_year <= date(year, 2, 21)
