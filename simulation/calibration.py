@@ -94,7 +94,11 @@ TARGETS: tuple[Target, ...] = (
     ),
 )
 TARGET_BY_FIGURE = {t.figure: t for t in TARGETS}
-_RARE = {  # binomial figures whose denominators are donations
+# Figures that also pass within three binomial standard errors of the published share (times
+# the square root of their design effect): rare markers and causes, whose ±10 % is a handful of
+# events, and the by-component shares, whose cold-chain discards empty a whole fridge or
+# freezer at once (one freezer of plasma is 0.75 points of the city's year).
+_RARE = {
     "hbsag_reactive_share_of_donations",
     "hcv_reactive_share_of_donations",
     "tp_reactive_share_of_donations",
@@ -105,7 +109,11 @@ _RARE = {  # binomial figures whose denominators are donations
     "under_volume_share_of_whole_blood",
     "expired_share_of_units",
     "platelets_discard_share",
+    "red_cells_discard_share",
+    "plasma_discard_share",
 }
+# Discards that come in batches: one shelf's expiries of a day, one breached fridge's units.
+_BATCHED_CAUSES = {"expired", "cold_chain_breach"}
 _MARKERS = {
     "ALT": "alt_reactive_share_of_donations",
     "HBsAg": "hbsag_reactive_share_of_donations",
@@ -144,7 +152,9 @@ def measure(events: Iterable[dict[str, Any]], *, residents: float) -> dict[str, 
     discards: Counter[tuple[str, str]] = Counter()  # (cause, component)
     lipemic: set[str] = set()
     component_of: dict[tuple[str, str], str] = {}
-    expired_batches: Counter[tuple[str, date]] = Counter()  # (facility, local day)
+    # Batches of discards: (component or "units", cause, facility, local day) -> units.
+    batches: Counter[tuple[str, str, str, date]] = Counter()
+    singles: Counter[str] = Counter()  # discards that are their own batch, by component
     for event in events:
         kind, p = event["type"], event["payload"]
         if kind == "donation.collected":
@@ -172,9 +182,11 @@ def measure(events: Iterable[dict[str, Any]], *, residents: float) -> dict[str, 
             discards[(p["cause"], component)] += 1
             if p["cause"] == "lipemia":
                 lipemic.add(p["din"][:13])
-            elif p["cause"] == "expired":
-                where = str(event.get("facility_id", ""))
-                expired_batches[(where, _local_day(event["occurred_at"]))] += 1
+            if p["cause"] in _BATCHED_CAUSES:
+                where, day = str(event.get("facility_id", "")), _local_day(event["occurred_at"])
+                batches[(component, p["cause"], where, day)] += 1
+            else:
+                singles[component] += 1
     markers: Counter[str] = Counter()
     for found in reactive.values():
         markers.update(found)
@@ -199,16 +211,19 @@ def measure(events: Iterable[dict[str, Any]], *, residents: float) -> dict[str, 
     for cause in ("bag_leak", "clot", "under_volume"):
         share(f"{cause}_share_of_whole_blood", by_cause[cause], whole)
     share("expired_share_of_units", by_cause["expired"], units)
-    if expired_batches:
-        # A shelf's units reach their date together (a campaign's surplus, a group nobody
-        # needed): the events are not independent, the error is wider than binomial.
-        batches = expired_batches.values()
-        out["expired_share_of_units"] = replace(
-            out["expired_share_of_units"],
-            design_effect=sum(n * n for n in batches) / sum(batches),
-        )
+    # A shelf's units reach their date together (a campaign's surplus, a group nobody needed):
+    # the events are not independent and the error is wider than binomial.
+    expired = [n for (_, cause, _, _), n in batches.items() if cause == "expired"]
+    out["expired_share_of_units"] = replace(
+        out["expired_share_of_units"], design_effect=_design_effect(expired)
+    )
     for component in ("platelets", "red_cells", "plasma"):
         share(f"{component}_discard_share", by_component[component], produced[component])
+        sizes = [n for (c, _, _, _), n in batches.items() if c == component]
+        figure = f"{component}_discard_share"
+        out[figure] = replace(
+            out[figure], design_effect=_design_effect(sizes + [1] * singles[component])
+        )
     share("total_discard_share", sum(by_cause.values()), units)
     years = max(len(days), 1) / 365
     out["donations_per_1000_residents"] = Measured(
@@ -224,6 +239,13 @@ def measure(events: Iterable[dict[str, Any]], *, residents: float) -> dict[str, 
         "spring_festival_dip", _festival_dip(daily), sum(daily.values())
     )
     return out
+
+
+def _design_effect(batch_sizes: list[int]) -> float:
+    """How much batches inflate a count's variance: sum of squared sizes over the events (1
+    when every event is alone; about the size of the batches when a few big ones dominate)."""
+    events = sum(batch_sizes)
+    return sum(n * n for n in batch_sizes) / events if events else 1.0
 
 
 def _mean(daily: Counter[date], first: date, last: date) -> float | None:

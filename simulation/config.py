@@ -85,9 +85,10 @@ def _cover_days() -> dict[str, float]:
 
 def _discard_rates() -> dict[str, float]:
     # Non-testing discards, share of collected whole-blood units (§5's by-cause figures).
-    # The two last are (fitted): §5's by-component shares (red cells 2.2 %, plasma 4-5 %) less
-    # what the by-cause figures and the simulated cold chain and returns already explain, given
-    # to causes §5 names under "Also" (see simulation/calibration.py, "Discards by component").
+    # The three last are (fitted): §5's by-component shares (red cells 2.2 %, plasma 4-5 %)
+    # less what the by-cause figures and the simulated cold chain and returns already explain,
+    # given to causes §5 names under "Also" (simulation/calibration.py, "Discards by
+    # component"); how red cells' part splits between hemolysis and QC failure is (assumed).
     return {
         "lipemia": 0.028,
         "bag_leak": 0.0024,
@@ -95,11 +96,11 @@ def _discard_rates() -> dict[str, float]:
         "under_volume": 0.0002,
         # Red cells haemolysing in storage (溶血), found at a morning check 1-10 days after
         # storage: about two in three are found before the bag is used.
-        "hemolysis": 0.01,
+        "hemolysis": 0.005,
         # Failing the visual inspection after production for anything but lipemia or a clot
         # (recorded as a QC failure): red cells with an abnormal colour or a bad seal; plasma
         # that is red (红浆), discoloured or shows fibrin (with the donation's cryo).
-        "red_cells_qc_failure": 0.007,
+        "red_cells_qc_failure": 0.011,
         "plasma_qc_failure": 0.012,
     }
 
