@@ -4,6 +4,7 @@ run side by side in the same run (these machines are noisy).
     python -m bench                 # all
     python -m bench pipeline trace  # some
     BENCH_QUICK=1 python -m bench   # smaller sizes, to check the benchmarks run
+    python -m bench --markdown [results.json]  # the last results as the README's table
 
 Each section runs in a child process because chDB binds one data directory per process.
 Results are printed as they come and written to var/bench/results.json.
@@ -129,6 +130,7 @@ def aims(sections: dict[str, Any]) -> list[dict[str, Any]]:
                 continue
             out.append(
                 {
+                    "section": "pipeline",
                     "aim": label,
                     "figure": f"{figure:,.0f} ev/s",
                     "baseline": f"{pipe['median_bare_events_per_s']:,.0f} ev/s",
@@ -140,6 +142,7 @@ def aims(sections: dict[str, Any]) -> list[dict[str, Any]]:
     if pipe.get("median_cpu_ratio") is not None:
         out.append(
             {
+                "section": "pipeline",
                 "aim": "whole worker, CPU per event vs bare Faust loop (steady under load)",
                 "figure": f"{pipe['median_whole_worker_cpu_us_per_event']:,} us/ev",
                 "baseline": f"{pipe.get('median_bare_cpu_us_per_event', '?')} us/ev",
@@ -159,6 +162,7 @@ def aims(sections: dict[str, Any]) -> list[dict[str, Any]]:
                 continue
             out.append(
                 {
+                    "section": "auth",
                     "aim": f"accepted {what} via {label}, auth and signatures on vs off",
                     "figure": f"{access[f'median_{channel}_on_{unit}']:,.0f} {what}",
                     "baseline": f"{access[f'median_{channel}_off_{unit}']:,.0f} {what}",
@@ -175,6 +179,7 @@ def aims(sections: dict[str, Any]) -> list[dict[str, Any]]:
         if key in dbt:
             out.append(
                 {
+                    "section": "dbt",
                     "aim": label,
                     "figure": f"{dbt[key]} s",
                     "baseline": f"{dbt.get('events_loaded', '?')} events",
@@ -204,6 +209,7 @@ def _latency_aims(trace: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         rows.append(
             {
+                "section": "trace",
                 "aim": f"{label} over {trace.get('units', 0):,} units",
                 "figure": f"{fast['p99_ms']} ms",
                 "baseline": f"full scan p99 {scan['p99_ms']} ms",
@@ -216,6 +222,7 @@ def _latency_aims(trace: dict[str, Any]) -> list[dict[str, Any]]:
         warm = latency["trace"]["p50_ms"]
         rows.append(
             {
+                "section": "trace",
                 "aim": "first trace on a new connection",
                 "figure": f"{latency['first_trace_ms']} ms",
                 "baseline": f"warm trace p50 {warm} ms",
@@ -234,6 +241,7 @@ def _broker_and_state_aims(broker: dict[str, Any], state: dict[str, Any]) -> lis
         ratio = broker["s3_vs_memory"]["accepted_to_stored_ratio"]
         rows.append(
             {
+                "section": "broker",
                 "aim": f"accepted-to-stored, durable broker (S3) vs in memory, {broker['events']:,}"
                 " events",
                 "figure": f"{broker['s3']['accepted_to_stored_events_per_s']:,} ev/s",
@@ -247,6 +255,7 @@ def _broker_and_state_aims(broker: dict[str, Any], state: dict[str, Any]) -> lis
     if state:
         rows.append(
             {
+                "section": "state",
                 "aim": f"Faust table state for {state['aim_units']:,} units (from {state['units']:,}"
                 f" measured: {state['bytes_per_unit']} B/unit serialised)",
                 "figure": f"{state['state_gib_at_aim']} GiB serialised,"
@@ -259,6 +268,7 @@ def _broker_and_state_aims(broker: dict[str, Any], state: dict[str, Any]) -> lis
         )
         rows.append(
             {
+                "section": "state",
                 "aim": f"table replay after a restart ({state['units']:,} units)",
                 "figure": f"{state['replay_seconds']} s to ready"
                 + (
@@ -282,6 +292,7 @@ def _import_demo_soak_aims(
     if imported:
         rows.append(
             {
+                "section": "import",
                 "aim": f"history import (`bloodtrace emit`, {imported['events']:,} events)",
                 "figure": f"{imported['import_events_per_s']:,} ev/s",
                 "baseline": f"bare Faust loop {imported['bare_events_per_s']:,} ev/s",
@@ -293,6 +304,7 @@ def _import_demo_soak_aims(
     if demo:
         rows.append(
             {
+                "section": "demo",
                 "aim": f"`{demo['command']}` wall time",
                 "figure": f"{demo['seconds']} s",
                 "baseline": f"aim {demo['aim_seconds']:g} s",
@@ -305,6 +317,7 @@ def _import_demo_soak_aims(
         short = soak["seconds"] < soak["aim_seconds"]
         rows.append(
             {
+                "section": "soak",
                 "aim": f"worker memory flat over a {soak['seconds']} s soak"
                 + (f" (the aim is {soak['aim_seconds']} s)" if short else ""),
                 "figure": f"{soak['rss_end_mib']} MiB at the end, peak {soak['rss_peak_mib']}",
@@ -365,7 +378,35 @@ def load_average() -> list[float]:
         return []
 
 
+def markdown(path: Path) -> str:
+    """The aims of the last run in ``path`` as the README's table: each row with the section's
+    run time and the load average before and after it."""
+    report = json.loads(path.read_text())
+    sections = report["sections"]
+    lines = [
+        "| aim | figure | baseline, same run | ratio | target | met | section: ran at, load avg |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in report["aims"]:
+        name = row.get("section", "")
+        section = sections.get(name, {})
+        load = section.get("load_average", {})
+        ran = f"{name}: {section.get('ran_at', '?')}, {load.get('before', ['?'])[0]}" + (
+            f" to {load['after'][0]}" if load.get("after") else ""
+        )
+        ratio = "" if row["ratio"] is None else row["ratio"]
+        verdict = "yes" if row["met"] else "**no**"
+        lines.append(
+            f"| {row['aim']} | {row['figure']} | {row['baseline']} | {ratio} | {row['target']}"
+            f" | {verdict} | {ran} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--markdown"]:
+        print(markdown(Path(argv[1] if len(argv) > 1 else "var/bench/results.json")))
+        return 0
     names = argv or list(SECTIONS)
     unknown = [n for n in names if n not in SECTIONS]
     if unknown:
