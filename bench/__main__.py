@@ -387,7 +387,7 @@ def markdown(path: Path) -> str:
         "| aim | figure | baseline, same run | ratio | target | met | section: ran at, load avg |",
         "|---|---|---|---|---|---|---|",
     ]
-    for row in report["aims"]:
+    for row in aims(sections):  # recomputed: the rows of an older file name no section
         name = row.get("section", "")
         section = sections.get(name, {})
         load = section.get("load_average", {})
