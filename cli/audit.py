@@ -7,22 +7,20 @@ from typing import Any
 
 import typer
 
-from cli._output import console, print_json
-from cli._platform import api_call, platform_is_up
-from cli.inventory import friendly
+from cli._output import console, friendly, print_json
+from cli._platform import platform_or_warehouse
 from infra.settings import get_settings
 
 
 def run_verify() -> dict[str, Any]:
     settings = get_settings()
-    if platform_is_up(settings):
-        return dict(api_call(settings, "GET", "/v1/admin/audit/verify", timeout=600))
     from infra.audit import verify
-    from infra.warehouse import connect, migrate
 
-    client = connect(settings)
-    migrate(client)
-    return verify(client).to_dict()
+    return dict(
+        platform_or_warehouse(
+            settings, "/v1/admin/audit/verify", lambda c: verify(c).to_dict(), timeout=600
+        )
+    )
 
 
 def register(app: typer.Typer) -> None:
