@@ -22,21 +22,18 @@ the median ratio. Aim: ≥ 5,000 readings/s.
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import faust
 import orjson
 from faust.contrib.asgi import faust_app_running
 
+from bench._broker import memory_broker
 from bench.pipeline_bench import fill_topic
-from infra.broker import ensure_topics, start_embedded_broker
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
 from models.isbt128 import make_din
@@ -46,12 +43,6 @@ from streams.processors import coldchain
 
 TARGET_PER_S = 5_000
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _event(event_type: str, at: datetime, payload: dict[str, Any]) -> bytes:
@@ -197,17 +188,7 @@ def run(
     if quick:
         readings, equipment, rounds = 10_000, 20, 1
     readings = readings // equipment * equipment
-    work = Path(tempfile.mkdtemp(prefix="bloodtrace-coldchain-bench-"))
-    base = Settings(  # memory storage: these measure the stream, not the broker's storage
-        data_dir=work,
-        embedded_broker_port=_free_port(),
-        embedded_broker_storage="memory",
-        pseudonym_key="bench",
-    )
-    broker = start_embedded_broker(base)
-    try:
-        settings = base.model_copy(update={"broker_url": base.bootstrap_servers})
-        ensure_topics(settings)
+    with memory_broker("bloodtrace-coldchain-bench-") as (settings, _):
         events, expected_confirmed = make_events(readings, equipment)
         print(f"filling {settings.topic('events.valid')} with {len(events):,} events…", flush=True)
         _fill_topic(settings, events)
@@ -255,8 +236,6 @@ def run(
             "target_readings_per_s": TARGET_PER_S,
             "meets_target": median_rate >= TARGET_PER_S,
         }
-    finally:
-        broker.stop()
 
 
 if __name__ == "__main__":
