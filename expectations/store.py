@@ -132,21 +132,7 @@ def write_check_results(
     outcomes: list[CheckOutcome],
     stored: dict[str, int],
 ) -> None:
-    rows = [
-        (
-            run_id,
-            o.check.name,
-            o.check.suite,
-            o.check.table,
-            o.check.severity,
-            o.success,
-            o.element_count,
-            o.unexpected_count,
-            stored.get(o.check.name, 0),
-            at,
-        )
-        for o in outcomes
-    ]
+    rows = [(run_id, *o.result(stored.get(o.check.name, 0)), at) for o in outcomes]
     insert(client, "quality_check_results", rows, CHECK_COLUMNS)
 
 
