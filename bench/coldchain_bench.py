@@ -33,7 +33,7 @@ import orjson
 from faust.contrib.asgi import faust_app_running
 
 from bench._broker import memory_broker
-from bench.pipeline_bench import fill_topic
+from bench.pipeline_bench import _bare_loop, fill_topic
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
 from models.isbt128 import make_din
@@ -122,25 +122,6 @@ async def _time_consumption(app: faust.App, state: dict[str, Any], timeout: floa
     raise TimeoutError("consumption did not finish")
 
 
-def _bare_loop(settings: Settings, total: int) -> float:
-    app = _app(settings, f"bare-{uuid.uuid4().hex[:6]}")
-    topic = app.topic(settings.topic("events.valid"), value_type=bytes, key_type=bytes)
-    state: dict[str, Any] = {"count": 0, "started": None, "finished": None}
-
-    @app.agent(topic)
-    async def consume(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take_events(  # type: ignore[attr-defined]
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            if state["started"] is None:
-                state["started"] = time.monotonic()
-            state["count"] += len(batch)
-            if state["count"] >= total and state["finished"] is None:
-                state["finished"] = time.monotonic()
-
-    return asyncio.run(_time_consumption(app, state))
-
-
 def _coldchain(settings: Settings, readings: int) -> tuple[float, dict[str, float]]:
     ctx = PlatformContext(settings=settings, app=_app(settings, settings.app_id), metrics=Metrics())
     processor = coldchain.register(ctx)
@@ -194,7 +175,7 @@ def run(
         _fill_topic(settings, events)
         results = []
         for round_no in range(rounds):
-            bare = _bare_loop(settings, len(events))
+            bare = _bare_loop(settings, len(events), "events.valid").seconds
             run_settings = settings.model_copy(
                 update={
                     "app_id": f"coldchain-{round_no}-{uuid.uuid4().hex[:4]}",

@@ -37,7 +37,7 @@ from models.isbt128 import make_din
 from models.pseudonym import pseudonymise
 from sdk.producer import produce_waiting
 from sdk.signing import PLATFORM_SIGNER, headers_for, platform_key
-from streams.app import create_app
+from streams.app import create_app, faust_app
 
 
 def make_events(count: int, first: int = 0) -> list[tuple[bytes, bytes]]:
@@ -150,22 +150,11 @@ async def _time_consumption(
     raise TimeoutError("consumption did not finish")
 
 
-def _bare_loop(settings: Settings, total: int) -> Timing:
-    app = faust.App(
-        f"bare-{uuid.uuid4().hex[:6]}",
-        broker=f"kafka://{settings.bootstrap_servers}",
-        value_serializer="raw",
-        key_serializer="raw",
-        web_enabled=False,
-        broker_rebalance_timeout=settings.broker_rebalance_timeout,
-        broker_session_timeout=settings.broker_session_timeout,
-        broker_heartbeat_interval=settings.broker_heartbeat_interval,
-        broker_max_poll_records=settings.sink_batch_size,
-        consumer_auto_offset_reset="earliest",
-        topic_partitions=settings.topic_partitions,
-        datadir=str(settings.data_path / "bare"),
-    )
-    topic = app.topic(settings.topic("events.raw"), value_type=bytes, key_type=bytes)
+def _bare_loop(settings: Settings, total: int, topic_name: str = "events.raw") -> Timing:
+    """Faust alone, configured as the platform's (streams.app.faust_app), taking ``total``
+    events of ``topic_name`` in batches: the ceiling a pipeline is compared with."""
+    app = faust_app(settings, f"bare-{uuid.uuid4().hex[:6]}", "bare")
+    topic = app.topic(settings.topic(topic_name), value_type=bytes, key_type=bytes)
     state: dict[str, Any] = {"count": 0, "started": None, "finished": None}
 
     @app.agent(topic)
