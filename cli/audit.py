@@ -3,7 +3,7 @@ broken link (exit 1), through the platform's API when it runs, else on the wareh
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -11,16 +11,19 @@ from cli._output import console, friendly, print_json
 from cli._platform import platform_or_warehouse
 from infra.settings import get_settings
 
+if TYPE_CHECKING:
+    from infra.warehouse import WarehouseClient
+
 
 def run_verify() -> dict[str, Any]:
     settings = get_settings()
-    from infra.audit import verify
+    return dict(platform_or_warehouse(settings, "/v1/admin/audit/verify", _verify, timeout=600))
 
-    return dict(
-        platform_or_warehouse(
-            settings, "/v1/admin/audit/verify", lambda c: verify(c).to_dict(), timeout=600
-        )
-    )
+
+def _verify(client: WarehouseClient) -> dict[str, Any]:
+    from infra.audit import verify  # the warehouse driver loads only on this path
+
+    return verify(client).to_dict()
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,7 @@ in expectations.runner do the work.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import typer
@@ -19,6 +20,13 @@ from infra.settings import Settings, get_settings
 
 CRITICAL_EXIT_CODE = 4
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _store() -> ModuleType:
+    """expectations.store, imported only on the warehouse path (it loads pandas)."""
+    from expectations import store
+
+    return store
 
 
 def _local_run(settings: Settings, since: Any, everything: bool) -> dict[str, Any]:
@@ -146,12 +154,10 @@ def register(app: typer.Typer) -> None:
         params = {"run_id": run_id, "severity": severity, "check": check, "din": din}
         params = {k: v for k, v in params.items() if v}
         settings = get_settings()
-        from expectations import store
-
         rows = platform_or_warehouse(
             settings,
             "/v1/quality/findings",
-            lambda c: {"findings": store.list_findings(c, limit=limit, **params)},
+            lambda c: {"findings": _store().list_findings(c, limit=limit, **params)},
             params={**params, "limit": limit},
         )["findings"]
         if as_json:
@@ -176,12 +182,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The latest quality runs: window, checks failed and findings by severity."""
         settings = get_settings()
-        from expectations import store
-
         rows = platform_or_warehouse(
             settings,
             "/v1/quality/runs",
-            lambda c: {"runs": store.list_runs(c, limit=limit)},
+            lambda c: {"runs": _store().list_runs(c, limit=limit)},
             params={"limit": limit},
         )["runs"]
         if as_json:
