@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import orjson
 from faust.contrib.asgi import faust_app_running
 
-from bench.pipeline_bench import _free_port, fill_topic, make_events
-from infra.broker import ensure_topics, start_embedded_broker
+from bench._broker import memory_broker
+from bench.pipeline_bench import fill_topic, make_events
+from infra.broker import ensure_topics
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
 from streams.app import create_app
@@ -156,21 +155,9 @@ async def _replay(
 def run(events: int = 45_000, quick: bool = False) -> dict[str, Any]:
     if quick:
         events = 6_000
-    work = Path(tempfile.mkdtemp(prefix="bloodtrace-state-bench-"))
-    base = Settings(
-        data_dir=work,
-        embedded_broker_port=_free_port(),
-        embedded_broker_storage="memory",
-        pseudonym_key="bench",
-    )
-    broker = start_embedded_broker(base)
-    try:
+    with memory_broker("bloodtrace-state-bench-", topics=False) as (base, _):
         settings = base.model_copy(
-            update={
-                "broker_url": base.bootstrap_servers,
-                "app_id": f"state-{uuid.uuid4().hex[:6]}",
-                "warehouse_database": "bench_state",
-            }
+            update={"app_id": f"state-{uuid.uuid4().hex[:6]}", "warehouse_database": "bench_state"}
         )
         ensure_topics(settings)
         fill_topic(settings, "events.raw", make_events(events))
@@ -205,5 +192,3 @@ def run(events: int = 45_000, quick: bool = False) -> dict[str, Any]:
             else None,
             "store": "memory://",
         }
-    finally:
-        broker.stop()

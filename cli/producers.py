@@ -215,6 +215,18 @@ def register(app: typer.Typer) -> None:
             )
 
 
+def _city_and_start(city: str, start: str) -> date:
+    """A known city preset and the --start date, or a ConfigError saying which is wrong."""
+    from simulation import PRESETS
+
+    if city not in PRESETS:
+        raise ConfigError(f"Unknown city preset {city!r}", hint=f"Use one of {', '.join(PRESETS)}.")
+    try:
+        return date.fromisoformat(start)
+    except ValueError as exc:
+        raise ConfigError(f"--start {start!r} is not a date", hint="Use YYYY-MM-DD.") from exc
+
+
 def simulate_and_emit(
     *,
     days: int,
@@ -226,12 +238,7 @@ def simulate_and_emit(
 ) -> dict[str, Any]:
     from simulation import PRESETS, simulate
 
-    if city not in PRESETS:
-        raise ConfigError(f"Unknown city preset {city!r}", hint=f"Use one of {', '.join(PRESETS)}.")
-    try:
-        first_day = date.fromisoformat(start)
-    except ValueError as exc:
-        raise ConfigError(f"--start {start!r} is not a date", hint="Use YYYY-MM-DD.") from exc
+    first_day = _city_and_start(city, start)
     settings = get_settings()
     key = settings.pseudonym_secret()
     cfg = PRESETS[city]
@@ -280,12 +287,7 @@ def _print_calibration(*, days: int, start: str, city: str, seed: int, as_json: 
     from simulation.calibration import check, fmt, measure, measure_windows
     from simulation.reference import load_city
 
-    if city not in PRESETS:
-        raise ConfigError(f"Unknown city preset {city!r}", hint=f"Use one of {', '.join(PRESETS)}.")
-    try:
-        first_day = date.fromisoformat(start)
-    except ValueError as exc:
-        raise ConfigError(f"--start {start!r} is not a date", hint="Use YYYY-MM-DD.") from exc
+    first_day = _city_and_start(city, start)
     cfg = PRESETS[city]
     seeded = load_city(cfg.seeds_dir)
     residents = (

@@ -247,14 +247,18 @@ def test_donors_are_registered_once_before_they_first_appear(year: Year) -> None
         assert year.first_registered[d["donor_id"]] <= d["at"]
 
 
-def test_repeat_donors_respect_gb18467_intervals(year: Year) -> None:
-    rules = DonorRules()
+def _histories(year: Year) -> list[list[dict]]:
+    """Each donor's donations of the year, in time order."""
     history: dict[str, list[dict]] = defaultdict(list)
     for d in year.donations:
         history[d["donor_id"]].append(d)
+    return [sorted(donations, key=lambda d: d["at"]) for donations in history.values()]
+
+
+def test_repeat_donors_respect_gb18467_intervals(year: Year) -> None:
+    rules = DonorRules()
     repeats = 0
-    for donations in history.values():
-        donations.sort(key=lambda d: d["at"])
+    for donations in _histories(year):
         for before, after in itertools.pairwise(donations):
             repeats += 1
             gap = (local_day(after["at"]) - local_day(before["at"])).days
@@ -315,12 +319,8 @@ def test_reactive_units_are_quarantined_and_discarded_never_released(year: Year)
 
 def test_some_donors_turn_reactive_after_earlier_clean_donations(year: Year) -> None:
     """What a lookback starts from: a later infectious result, earlier released units."""
-    history: dict[str, list[dict]] = defaultdict(list)
-    for d in year.donations:
-        history[d["donor_id"]].append(d)
     found = 0
-    for donations in history.values():
-        donations.sort(key=lambda d: d["at"])
+    for donations in _histories(year):
         for i, d in enumerate(donations):
             if year.reactive.get(d["din"], set()) & INFECTIOUS:
                 found += any(earlier["din"] in year.released for earlier in donations[:i])
