@@ -153,7 +153,7 @@ def install_chdb_driver() -> None:
         from dbt.adapters.clickhouse.dbclient import ChRetryableException
         from dbt.adapters.clickhouse.httpclient import ChHttpClient
 
-        class ChdbClient(ChHttpClient):  # type: ignore[misc]
+        class ChdbClient(ChHttpClient):
             """dbt-clickhouse's client wrapper over an in-process chDB engine."""
 
             def _create_client(self, credentials: Any) -> Any:
