@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from dbt.adapters.exceptions import FailedToConnectError
+from dbt.adapters.exceptions.connection import FailedToConnectError
 from dbt.clients.yaml_helper import load_yaml_text
 from dbt_common.exceptions import CompilationError, DbtDatabaseError, DbtRuntimeError
 
@@ -29,7 +29,7 @@ from models.rules import DonorRules, HonourRules, InventoryRules
 
 
 def _settings(tmp_path: Path, **kwargs: object) -> Settings:
-    return Settings(data_dir=tmp_path, **kwargs)  # type: ignore[arg-type]
+    return Settings(data_dir=tmp_path, **kwargs)
 
 
 def _option(args: list[str], name: str) -> str:
@@ -168,7 +168,9 @@ def test_results_count_statuses_and_round_trip_as_json() -> None:
 
 # ---- the project's defaults and the platform's rules -----------------------------------------
 def test_dbt_project_var_defaults_are_the_rules_defaults(tmp_path: Path) -> None:
-    project_vars = load_yaml_text((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    project = load_yaml_text((PROJECT_DIR / "dbt_project.yml").read_text())
+    assert project is not None
+    project_vars = project["vars"]
     for name, value in dbt_vars(_settings(tmp_path)).items():
         assert project_vars[name] == value, name
     assert project_vars["ml_per_unit"] == DonorRules().ml_per_unit

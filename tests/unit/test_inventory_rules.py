@@ -9,7 +9,10 @@ import pytest
 
 from models.inventory import (
     CITY,
+    Fold,
     LevelReading,
+    StockKey,
+    Transition,
     UnitEvent,
     city_totals,
     evaluate,
@@ -39,7 +42,7 @@ def ev(event_type: str, hours: float, facility: str = "BS01", **fields: object) 
     )
 
 
-def fold(events: list[UnitEvent]):  # type: ignore[no-untyped-def]
+def fold(events: list[UnitEvent]) -> Fold:
     return fold_unit(events, StorageRules(), ColdChainRules())
 
 
@@ -54,7 +57,7 @@ def produced(hours: float, product: str, ctype: str) -> UnitEvent:
     )
 
 
-def states(result) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
+def states(result: Fold) -> dict[str, tuple[str, str]]:
     return {c.product_code: (c.status, c.facility_id) for c in result.components}
 
 
@@ -197,9 +200,9 @@ def test_expiring_units_go_to_the_shortest_facility_of_the_same_city() -> None:
 def test_a_worse_level_is_recorded_at_once_a_better_one_after_the_hold() -> None:
     key = ("H1", "B+", "plasma")
     hold = timedelta(hours=24)
-    improving: dict = {}
+    improving: dict[StockKey, datetime] = {}
 
-    def at_level(level: str, hours: float) -> list:  # type: ignore[type-arg]
+    def at_level(level: str, hours: float) -> list[Transition]:
         reading = LevelReading(0, 1, 7, level)
         return settle(recorded, {key: reading}, improving, T0 + timedelta(hours=hours), hold)
 

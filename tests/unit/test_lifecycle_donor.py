@@ -30,7 +30,12 @@ def donation(din: str, day: float, kind: str = "whole_blood", **extra: Any) -> d
 
 
 def screen(din: str, day: float, result: str) -> dict[str, Any]:
-    note = {"kind": "screen", "donor_id": DONOR, "din": din, "at": T0 + int(day * DAY)}
+    note: dict[str, Any] = {
+        "kind": "screen",
+        "donor_id": DONOR,
+        "din": din,
+        "at": T0 + int(day * DAY),
+    }
     note.update(facility_id="BS01", result=result)
     if result == "reactive":
         note.update(markers=["anti-HIV"], confirmed_by="NAT", confirmed_at=note["at"] + DAY)
