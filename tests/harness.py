@@ -62,7 +62,7 @@ def install_default_token() -> None:
         return request
 
     build_request._bloodtrace_token = True  # type: ignore[attr-defined]
-    httpx.Client.build_request = build_request  # type: ignore[method-assign]
+    httpx.Client.build_request = build_request  # type: ignore[method-assign, assignment]
 
 
 @contextmanager
@@ -293,7 +293,13 @@ class ThreadPlatform:
             lag = self.platform.ctx.metrics.snapshot()["consumer_lag"]
             return bool(lag) and not any(lag.values())
 
-        wait_until(lambda: idle() and (time.sleep(0.5) or idle()), timeout, what="zero lag")
+        def idle_twice() -> bool:
+            if not idle():
+                return False
+            time.sleep(0.5)
+            return idle()
+
+        wait_until(idle_twice, timeout, what="zero lag")
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import pytest
 from events_factory import donation
 from harness import free_port, platform_settings, tansu, thread_platform, wait_until
 
+from infra.settings import Settings
 from infra.warehouse import thread_client
 from sdk.producer import Producer
 
@@ -38,5 +39,5 @@ def test_events_posted_after_the_broker_lost_its_topics_are_stored(
     assert _stored(settings) == 45
 
 
-def _stored(settings) -> int:  # type: ignore[no-untyped-def]
+def _stored(settings: Settings) -> int:
     return int(thread_client(settings).query("select count() from events").result_rows[0][0])

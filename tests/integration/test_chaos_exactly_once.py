@@ -12,10 +12,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from events_factory import donation
 from harness import (
+    ProcessPlatform,
     durable_broker,
     platform_settings,
     query_in_child,
@@ -25,6 +27,7 @@ from harness import (
     wait_until,
 )
 
+from infra.settings import Settings
 from sdk.producer import Producer
 
 # Its platforms own their chDB whatever the profile: one pass is enough.
@@ -33,7 +36,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.any_profile, pytest.mark.time
 N, RESENT, KILLS, AFTER_RESET = 20_000, 1_000, 20, 2_000
 
 
-def _stream(settings, events, resent, sent: list[str], done: threading.Event) -> None:  # type: ignore[no-untyped-def]
+def _stream(
+    settings: Settings,
+    events: list[dict[str, Any]],
+    resent: list[dict[str, Any]],
+    sent: list[str],
+    done: threading.Event,
+) -> None:
     """Send every event (and the resent ones again, later) at a pace the kills can hit."""
     rng = random.Random(11)
     order = events + resent
@@ -48,8 +57,8 @@ def _stream(settings, events, resent, sent: list[str], done: threading.Event) ->
     done.set()
 
 
-def _stored(settings) -> list[int]:  # type: ignore[no-untyped-def]
-    return query_in_child(  # type: ignore[no-any-return]
+def _stored(settings: Settings) -> list[int]:
+    return query_in_child(
         settings,
         "select (select count() from events), (select uniqExact(event_id) from events), "
         "(select count() from donations), (select uniqExact(din) from donations)",
@@ -113,11 +122,17 @@ def test_twenty_kills_and_an_empty_broker_lose_and_double_nothing(tmp_path: Path
     assert final == [total, total, total, total]
 
 
-def _wait_caught_up(worker) -> None:  # type: ignore[no-untyped-def]
+def _wait_caught_up(worker: ProcessPlatform) -> None:
     """Until the worker has processed everything on its partitions (zero lag twice)."""
 
     def idle() -> bool:
         lag = worker.status()["metrics"]["consumer_lag"]
         return bool(lag) and not any(lag.values())
 
-    wait_until(lambda: idle() and (time.sleep(1) or idle()), 300, 0.5, "zero consumer lag")
+    def idle_twice() -> bool:
+        if not idle():
+            return False
+        time.sleep(1)
+        return idle()
+
+    wait_until(idle_twice, 300, 0.5, "zero consumer lag")

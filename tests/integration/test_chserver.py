@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.any_profile]
 def test_server_keeps_data_across_a_restart(tmp_path: Path) -> None:
     with ChServer(tmp_path / "ch", free_port(), free_port()) as server:
         client = clickhouse_connect.get_client(dsn=server.url)
+        assert client.server_version is not None
         assert client.server_version.startswith("26.9")
         client.command("create database if not exists d")
         client.command(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 import zlib
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -119,7 +119,8 @@ def contents_of(platform: ThreadPlatform, equipment: str) -> set[str]:
 
 
 def query(platform: ThreadPlatform, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    return thread_client(platform.settings).query(sql, parameters=params).result_rows  # type: ignore[no-any-return]
+    rows = thread_client(platform.settings).query(sql, parameters=params).result_rows
+    return cast("list[tuple[Any, ...]]", rows)
 
 
 def test_excursions_under_and_past_tolerance(platform: ThreadPlatform) -> None:

@@ -21,7 +21,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import httpx
@@ -115,7 +115,7 @@ def sql(settings: Settings, query: str) -> list[tuple[Any, ...]]:
     """The marts read directly (the platform shares this process's chDB)."""
     client = connect(settings)
     try:
-        return list(client.query(query).result_rows)
+        return list(cast("list[tuple[Any, ...]]", client.query(query).result_rows))
     finally:
         client.close()
 
@@ -302,7 +302,11 @@ class Recorder:
             route.abort()
 
     def watch(self, page: Any) -> None:
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        def console(message: Any) -> None:
+            if message.type == "error":
+                self.errors.append(message.text)
+
+        page.on("console", console)
         page.on("pageerror", lambda e: self.errors.append(str(e)))
 
     def outside(self) -> list[str]:

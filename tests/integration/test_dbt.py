@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import events_factory
@@ -118,13 +118,13 @@ class City:
     def collection_units(p: dict[str, Any]) -> float:
         if p["donation_kind"] == "apheresis_platelets":
             return float(p["therapeutic_units"])
-        return p["volume_ml"] / 200
+        return float(p["volume_ml"] / 200)
 
     def component_units(self, din: str, product_code: str) -> float:
         donation = self.donations[din]["payload"]
         if donation["donation_kind"] == "apheresis_platelets":
             return 1.0
-        return donation["volume_ml"] / 200
+        return float(donation["volume_ml"] / 200)
 
     def component_type(self, din: str, product_code: str) -> str:
         return str(self.components[din][product_code]["payload"]["component_type"])
@@ -151,7 +151,7 @@ class Built:
 def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
     client = connect(settings)
     try:
-        return list(client.query(sql).result_rows)
+        return list(cast("list[tuple[Any, ...]]", client.query(sql).result_rows))
     finally:
         client.close()
 
@@ -160,7 +160,13 @@ def snapshot(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
     client = connect(settings)
     try:
         return {
-            table: sorted(client.query(f"select * from {MARTS}.{table}").result_rows, key=repr)
+            table: sorted(
+                cast(
+                    "list[tuple[Any, ...]]",
+                    client.query(f"select * from {MARTS}.{table}").result_rows,
+                ),
+                key=repr,
+            )
             for table in MART_TABLES
         }
     finally:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -231,13 +231,14 @@ def test_a_level_crossing_raises_exactly_one_alert(eager_platform: ThreadPlatfor
         platform.platform.ctx.warehouse_executor.submit(lambda: None).result(30)
 
     def changes() -> list[tuple[Any, ...]]:
-        return (
+        return cast(
+            "list[tuple[Any, ...]]",
             thread_client(platform.settings)
-            .query(  # type: ignore[no-any-return]
+            .query(
                 "select facility_id, previous_level, level, days_of_supply from inventory_levels "
                 "final where kind = 'change' order by evaluated_at, facility_id"
             )
-            .result_rows
+            .result_rows,
         )
 
     # Five issues over five days: 10 → 5 units, 5 out in 7 days, 7.0 days: still normal, and
@@ -265,13 +266,14 @@ def test_a_level_crossing_raises_exactly_one_alert(eager_platform: ThreadPlatfor
     ]
 
     def alerts() -> list[tuple[Any, ...]]:
-        return (
+        return cast(
+            "list[tuple[Any, ...]]",
             thread_client(platform.settings)
-            .query(  # type: ignore[no-any-return]
+            .query(
                 "select subject, severity, message_en from alerts where rule = 'inventory.level_worsened' "
                 "order by subject"
             )
-            .result_rows
+            .result_rows,
         )
 
     wait_until(lambda: len(alerts()) >= 2, 30, what="the level alerts stored")

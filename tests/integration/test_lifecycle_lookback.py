@@ -76,7 +76,9 @@ def recall_notices(settings: Settings, want: int) -> list[dict[str, Any]]:
     def poll() -> bool:
         message = consumer.poll(0.5)
         if message is not None and message.error() is None:
-            found.append({"key": message.key(), "event": orjson.loads(message.value())})
+            value = message.value()
+            assert value is not None  # every recall carries its event
+            found.append({"key": message.key(), "event": orjson.loads(value)})
         return len(found) >= want
 
     try:

@@ -72,7 +72,7 @@ def send(settings: Settings, events: list[dict[str, Any]]) -> None:
     assert all(o.accepted for o in outcomes), [o.to_dict() for o in outcomes if not o.accepted]
 
 
-def read_notices(settings: Settings, want: int) -> list[tuple[bytes, dict[str, Any]]]:
+def read_notices(settings: Settings, want: int) -> list[tuple[bytes | None, dict[str, Any]]]:
     consumer = Consumer(
         {"bootstrap.servers": settings.bootstrap_servers, "group.id": "test-notices"}
     )
@@ -80,12 +80,14 @@ def read_notices(settings: Settings, want: int) -> list[tuple[bytes, dict[str, A
     consumer.assign(
         [TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)]
     )
-    found: list[tuple[bytes, dict[str, Any]]] = []
+    found: list[tuple[bytes | None, dict[str, Any]]] = []
 
     def poll() -> bool:
         message = consumer.poll(0.5)
         if message is not None and message.error() is None:
-            found.append((message.key(), orjson.loads(message.value())))
+            value = message.value()
+            assert value is not None  # every notice carries its event
+            found.append((message.key(), orjson.loads(value)))
         return len(found) >= want
 
     try:

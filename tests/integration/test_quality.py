@@ -16,11 +16,11 @@ from typing import Any
 import events_factory
 import orjson
 import pytest
-from clickhouse_connect.driver.client import Client
 
+from expectations.findings import Finding
 from expectations.runner import QualityRun, quality_summary, run_quality
 from infra.settings import Settings
-from infra.warehouse import connect, migrate
+from infra.warehouse import WarehouseClient, connect, migrate
 from models.alerts import ALERT_COLUMNS, Alert, alert_row
 from models.isbt128 import make_din
 from models.pseudonym import pseudonymise
@@ -358,16 +358,22 @@ def city(
 
 
 @pytest.fixture
-def warehouse(warehouse_settings: Settings) -> tuple[Settings, Client]:
+def warehouse(warehouse_settings: Settings) -> tuple[Settings, WarehouseClient]:
     """A fresh database in the session's chDB directory (one directory per process)."""
     client = connect(warehouse_settings)
     migrate(client)
     return warehouse_settings, client
 
 
-def load(client: Client, events: list[dict[str, Any]]) -> None:
+def load(client: WarehouseClient, events: list[dict[str, Any]]) -> None:
     accepted, rejected = load_direct(client, events)
     assert (accepted, rejected) == (len(events), 0)
+
+
+def evidence_of(finding: Finding) -> dict[str, Any]:
+    """A finding's evidence: a mapping for every check these tests look into."""
+    assert isinstance(finding.evidence, dict), finding.evidence
+    return finding.evidence
 
 
 def found(run: QualityRun) -> set[tuple[str, str]]:
@@ -375,7 +381,7 @@ def found(run: QualityRun) -> set[tuple[str, str]]:
     return {(f.check, f.din or f.facility_id) for f in run.findings}
 
 
-def test_clean_city_gives_no_findings(warehouse: tuple[Settings, Client]) -> None:
+def test_clean_city_gives_no_findings(warehouse: tuple[Settings, WarehouseClient]) -> None:
     settings, client = warehouse
     load(client, city().events)
     run = run_quality(settings, all=True)
@@ -398,7 +404,7 @@ def test_clean_city_gives_no_findings(warehouse: tuple[Settings, Client]) -> Non
     assert (run.docs_index.parent / "validations").is_dir()
 
 
-def test_known_defects_are_found_exactly(warehouse: tuple[Settings, Client]) -> None:
+def test_known_defects_are_found_exactly(warehouse: tuple[Settings, WarehouseClient]) -> None:
     settings, client = warehouse
     c = city(
         missing_marker=True, expired_after_excursion=True, out_of_order=True, silent_station=True
@@ -421,14 +427,14 @@ def test_known_defects_are_found_exactly(warehouse: tuple[Settings, Client]) -> 
 
     wasted = by_check["wastage.cause_matches_evidence"]
     assert wasted.cause == "cold_chain_breach"
-    assert wasted.evidence["recorded_cause"] == "expired"
-    excursion = wasted.evidence["evidence"][0]
+    assert evidence_of(wasted)["recorded_cause"] == "expired"
+    excursion = evidence_of(wasted)["evidence"][0]
     assert excursion["detail"]["equipment_id"] == "FR02"
     assert excursion["detail"]["minutes"] == 90.0
     assert "FR02" in wasted.message_en and "冷链失控" in wasted.message_zh
 
     silent = by_check["freshness.facility_reporting"]
-    assert silent.evidence["silent_hours"] == pytest.approx(66.0)
+    assert evidence_of(silent)["silent_hours"] == pytest.approx(66.0)
 
     # What was stored is what the run returned, and the summary counts it.
     rows = client.query(
@@ -445,7 +451,7 @@ def test_known_defects_are_found_exactly(warehouse: tuple[Settings, Client]) -> 
     ] == 1
 
 
-def test_incremental_runs_check_only_new_data(warehouse: tuple[Settings, Client]) -> None:
+def test_incremental_runs_check_only_new_data(warehouse: tuple[Settings, WarehouseClient]) -> None:
     settings, client = warehouse
     load(client, city().events)
     first = run_quality(settings)  # no earlier run: everything
@@ -477,7 +483,9 @@ def test_incremental_runs_check_only_new_data(warehouse: tuple[Settings, Client]
     assert all(c.element_count == 0 for c in third.checks if c.suite not in ("freshness",))
 
 
-def test_units_without_disposition_after_expiry(warehouse: tuple[Settings, Client]) -> None:
+def test_units_without_disposition_after_expiry(
+    warehouse: tuple[Settings, WarehouseClient],
+) -> None:
     settings, client = warehouse
     c = city()
     load(client, c.events)
@@ -491,7 +499,7 @@ def test_units_without_disposition_after_expiry(warehouse: tuple[Settings, Clien
 
 
 def test_din_check_character_of_records_written_elsewhere(
-    warehouse: tuple[Settings, Client],
+    warehouse: tuple[Settings, WarehouseClient],
 ) -> None:
     """The platform stores validated events; rows another writer put in the warehouse get the
     same scrutiny: a DIN whose check character does not match is critical."""
@@ -532,11 +540,13 @@ def test_din_check_character_of_records_written_elsewhere(
         )
     run = run_quality(settings, all=True, build_docs=False)
     flagged = [f for f in run.findings if f.check == "events.din_check_character"]
-    assert [f.evidence["din_as_sent"] for f in flagged] == [bad]
+    assert [evidence_of(f)["din_as_sent"] for f in flagged] == [bad]
     assert flagged[0].severity == "critical" and good in flagged[0].message_en
 
 
-def test_http_api_runs_checks_and_serves_findings(warehouse: tuple[Settings, Client]) -> None:
+def test_http_api_runs_checks_and_serves_findings(
+    warehouse: tuple[Settings, WarehouseClient],
+) -> None:
     from fastapi.testclient import TestClient
     from harness import without_platform_auth
 
@@ -567,7 +577,7 @@ def test_http_api_runs_checks_and_serves_findings(warehouse: tuple[Settings, Cli
 
 
 def test_cli_prints_findings_and_exits_non_zero_on_critical(
-    warehouse: tuple[Settings, Client], monkeypatch: pytest.MonkeyPatch
+    warehouse: tuple[Settings, WarehouseClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from typer.testing import CliRunner
 
@@ -608,7 +618,7 @@ def test_cli_prints_findings_and_exits_non_zero_on_critical(
         get_settings.cache_clear()
 
 
-def test_cold_chain_alerts_count_as_evidence(warehouse: tuple[Settings, Client]) -> None:
+def test_cold_chain_alerts_count_as_evidence(warehouse: tuple[Settings, WarehouseClient]) -> None:
     """Without the fridge's readings in the warehouse, the cold-chain processor's alert about
     the unit is the evidence that an 'expired' discard was really a cold-chain loss."""
     settings, client = warehouse
@@ -643,7 +653,7 @@ def test_cold_chain_alerts_count_as_evidence(warehouse: tuple[Settings, Client])
     assert [(f.check, f.din, f.cause) for f in wastage] == [
         ("wastage.cause_matches_evidence", c.dins["U4"], "cold_chain_breach")
     ]
-    assert wastage[0].evidence["evidence"][0]["source"] == "alerts"
+    assert evidence_of(wastage[0])["evidence"][0]["source"] == "alerts"
     assert "FR02" in wastage[0].message_en
 
 

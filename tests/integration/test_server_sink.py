@@ -5,10 +5,12 @@ nothing."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from events_factory import donation
 
+from infra.chserver import ChServer
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
 from streams.sinks.warehouse import load_direct
@@ -16,7 +18,9 @@ from streams.sinks.warehouse import load_direct
 pytestmark = [pytest.mark.integration, pytest.mark.any_profile]
 
 
-def test_a_large_batch_is_looked_up_and_stored_once_on_a_server(chserver, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_large_batch_is_looked_up_and_stored_once_on_a_server(
+    chserver: ChServer, tmp_path: Path
+) -> None:
     settings = Settings(
         data_dir=tmp_path,
         warehouse_url=chserver.url,

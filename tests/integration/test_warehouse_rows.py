@@ -21,12 +21,13 @@ def test_each_type_round_trips(warehouse_settings: Settings) -> None:
     for raw in events:
         event = parse_event(raw)
         spec = TABLES[event.type]  # type: ignore[attr-defined]
-        rows = client.query(
-            f"select * from {spec.table} where event_id = {{id:UUID}}",
-            parameters={"id": event.event_id},
-            column_oriented=False,
-        ).named_results()
-        rows = list(rows)
+        rows = list(
+            client.query(
+                f"select * from {spec.table} where event_id = {{id:UUID}}",
+                parameters={"id": event.event_id},
+                column_oriented=False,
+            ).named_results()
+        )
         expected = len(getattr(event.payload, "results", [None]))  # type: ignore[attr-defined]
         assert len(rows) == expected, spec.table
         row = rows[0]

@@ -18,7 +18,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -209,11 +209,14 @@ def test_two_workers_share_partitions_and_one_takes_over_after_a_sigkill(
         released = {unit_din(i)[:13] for i in range(0, UNITS, 2)}
         assert not {a for a in alerts() if a[0] == "unit.issued_unreleased" and a[1] in released}
 
-        partition_of = dict(
-            client.query(
-                "select din, any(src_partition) from events "
-                "where event_type = 'donation.collected' group by din"
-            ).result_rows
+        partition_of: dict[str, int] = dict(
+            cast(
+                "list[tuple[str, int]]",
+                client.query(
+                    "select din, any(src_partition) from events "
+                    "where event_type = 'donation.collected' group by din"
+                ).result_rows,
+            )
         )
         on_moved = [i for i in range(UNITS) if partition_of.get(unit_din(i)[:13]) in moved]
         assert any(i % 2 == 0 for i in on_moved) and any(i % 2 for i in on_moved)
