@@ -22,21 +22,18 @@ the median ratio. Aim: ≥ 5,000 readings/s.
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import faust
 import orjson
 from faust.contrib.asgi import faust_app_running
 
-from bench.pipeline_bench import fill_topic
-from infra.broker import ensure_topics, start_embedded_broker
+from bench._broker import memory_broker
+from bench.pipeline_bench import _bare_loop, fill_topic
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
 from models.isbt128 import make_din
@@ -46,12 +43,6 @@ from streams.processors import coldchain
 
 TARGET_PER_S = 5_000
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _event(event_type: str, at: datetime, payload: dict[str, Any]) -> bytes:
@@ -131,25 +122,6 @@ async def _time_consumption(app: faust.App, state: dict[str, Any], timeout: floa
     raise TimeoutError("consumption did not finish")
 
 
-def _bare_loop(settings: Settings, total: int) -> float:
-    app = _app(settings, f"bare-{uuid.uuid4().hex[:6]}")
-    topic = app.topic(settings.topic("events.valid"), value_type=bytes, key_type=bytes)
-    state: dict[str, Any] = {"count": 0, "started": None, "finished": None}
-
-    @app.agent(topic)
-    async def consume(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take_events(  # type: ignore[attr-defined]
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            if state["started"] is None:
-                state["started"] = time.monotonic()
-            state["count"] += len(batch)
-            if state["count"] >= total and state["finished"] is None:
-                state["finished"] = time.monotonic()
-
-    return asyncio.run(_time_consumption(app, state))
-
-
 def _coldchain(settings: Settings, readings: int) -> tuple[float, dict[str, float]]:
     ctx = PlatformContext(settings=settings, app=_app(settings, settings.app_id), metrics=Metrics())
     processor = coldchain.register(ctx)
@@ -197,23 +169,13 @@ def run(
     if quick:
         readings, equipment, rounds = 10_000, 20, 1
     readings = readings // equipment * equipment
-    work = Path(tempfile.mkdtemp(prefix="bloodtrace-coldchain-bench-"))
-    base = Settings(  # memory storage: these measure the stream, not the broker's storage
-        data_dir=work,
-        embedded_broker_port=_free_port(),
-        embedded_broker_storage="memory",
-        pseudonym_key="bench",
-    )
-    broker = start_embedded_broker(base)
-    try:
-        settings = base.model_copy(update={"broker_url": base.bootstrap_servers})
-        ensure_topics(settings)
+    with memory_broker("bloodtrace-coldchain-bench-") as (settings, _):
         events, expected_confirmed = make_events(readings, equipment)
         print(f"filling {settings.topic('events.valid')} with {len(events):,} events…", flush=True)
         _fill_topic(settings, events)
         results = []
         for round_no in range(rounds):
-            bare = _bare_loop(settings, len(events))
+            bare = _bare_loop(settings, len(events), "events.valid").seconds
             run_settings = settings.model_copy(
                 update={
                     "app_id": f"coldchain-{round_no}-{uuid.uuid4().hex[:4]}",
@@ -255,8 +217,6 @@ def run(
             "target_readings_per_s": TARGET_PER_S,
             "meets_target": median_rate >= TARGET_PER_S,
         }
-    finally:
-        broker.stop()
 
 
 if __name__ == "__main__":

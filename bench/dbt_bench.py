@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 from infra.dbt_runner import PROJECT_DIR, SCHEDULED_BUILD, DbtResult, run_dbt
 from infra.settings import Settings
+from infra.tables import TABLE_NAMES
 from infra.warehouse import WarehouseClient, connect, migrate
 from simulation import PRESETS
 from simulation.reference import Region, build_regions, load_city, write_reference
@@ -342,25 +343,9 @@ def _load(
             )
             where {_window("at", a, b)}""",
     }
-    tables = {
-        "donor.registered": "donor_registrations",
-        "donation.collected": "donations",
-        "test.result_recorded": "test_results",
-        "unit.released": "unit_releases",
-        "component.produced": "components",
-        "unit.stored": "unit_storage",
-        "unit.shipped": "shipments",
-        "unit.received": "receipts",
-        "crossmatch.performed": "crossmatches",
-        "unit.issued": "unit_issues",
-        "unit.returned": "unit_returns",
-        "unit.transfused": "transfusions",
-        "transfusion.reaction_reported": "transfusion_reactions",
-        "unit.discarded": "discards",
-    }
     loaded: dict[str, int] = {}
     for event_type, sql in statements.items():
-        table = tables[event_type]
+        table = TABLE_NAMES[event_type]  # the typed table the platform writes the type to
         before = _rows(client, table)
         client.command(sql)
         loaded[event_type] = _rows(client, table) - before

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.pipeline_bench import _free_port
+from bench._broker import free_port
 
 AIM_SECONDS = 300.0
 
@@ -25,8 +25,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BLOODTRACE_")}
     env.update(
         BLOODTRACE_DATA_DIR=str(work),
-        BLOODTRACE_API_PORT=str(_free_port()),
-        BLOODTRACE_EMBEDDED_BROKER_PORT=str(_free_port()),
+        BLOODTRACE_API_PORT=str(free_port()),
+        BLOODTRACE_EMBEDDED_BROKER_PORT=str(free_port()),
     )
     command = [sys.executable, "-m", "cli", "demo", "--exit"]
     if quick:

@@ -16,15 +16,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from bench._broker import free_port, memory_broker
 from bench._serve import handled, serve_env, start_worker, stop_worker
-from bench.pipeline_bench import _bare_loop, _fill_topic, _free_port, make_events
-from infra.broker import ensure_topics, start_embedded_broker
+from bench.pipeline_bench import _bare_loop, _fill_topic, make_events
+from infra.broker import ensure_topics
 from infra.settings import Settings
 
 AIM_EVENTS_PER_S = 20_000
@@ -35,7 +35,7 @@ def _import(base: Settings, work: Path, export: Path, count: int) -> dict[str, f
         update={"topic_prefix": f"imp{uuid.uuid4().hex[:6]}", "app_id": "import-bench"}
     )
     ensure_topics(settings)
-    port = _free_port()
+    port = free_port()
     worker = start_worker(settings, work / "worker", port)
     try:
         started = time.monotonic()
@@ -60,16 +60,8 @@ def _import(base: Settings, work: Path, export: Path, count: int) -> dict[str, f
 
 def run(events: int = 100_000, quick: bool = False) -> dict[str, Any]:
     count = 10_000 if quick else events
-    work = Path(tempfile.mkdtemp(prefix="bloodtrace-import-bench-"))
-    base = Settings(
-        data_dir=work,
-        embedded_broker_port=_free_port(),
-        embedded_broker_storage="memory",  # the same broker for both: not what this measures
-        pseudonym_key="bench",
-    )
-    broker = start_embedded_broker(base)
-    try:
-        base = base.model_copy(update={"broker_url": base.bootstrap_servers})
+    # The same broker for both: not what this measures.
+    with memory_broker("bloodtrace-import-bench-", topics=False) as (base, work):
         batch = make_events(count)
         export = work / "history.jsonl"
         export.write_bytes(b"\n".join(value for _, value in batch) + b"\n")
@@ -92,5 +84,3 @@ def run(events: int = 100_000, quick: bool = False) -> dict[str, Any]:
             "aim_events_per_s": AIM_EVENTS_PER_S,
             "cpus": os.cpu_count(),
         }
-    finally:
-        broker.stop()

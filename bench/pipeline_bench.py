@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -32,13 +30,14 @@ from confluent_kafka import Producer as KafkaProducer
 from faust.contrib.asgi import faust_app_running
 from faust.transport.consumer import Consumer
 
-from infra.broker import ensure_topics, start_embedded_broker
+from bench._broker import memory_broker
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
 from models.isbt128 import make_din
 from models.pseudonym import pseudonymise
+from sdk.producer import produce_waiting
 from sdk.signing import PLATFORM_SIGNER, headers_for, platform_key
-from streams.app import create_app
+from streams.app import create_app, faust_app
 
 
 def make_events(count: int, first: int = 0) -> list[tuple[bytes, bytes]]:
@@ -115,12 +114,7 @@ def fill_topic(settings: Settings, name: str, events: list[tuple[bytes, bytes]])
     signed = settings.auth.enabled and name == "events.raw"
     for key, value in events:
         headers = headers_for(*signing, value) if signed else None
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key, headers=headers)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_waiting(producer, topic, value, key, headers=headers)
     producer.flush(120)
 
 
@@ -156,22 +150,11 @@ async def _time_consumption(
     raise TimeoutError("consumption did not finish")
 
 
-def _bare_loop(settings: Settings, total: int) -> Timing:
-    app = faust.App(
-        f"bare-{uuid.uuid4().hex[:6]}",
-        broker=f"kafka://{settings.bootstrap_servers}",
-        value_serializer="raw",
-        key_serializer="raw",
-        web_enabled=False,
-        broker_rebalance_timeout=settings.broker_rebalance_timeout,
-        broker_session_timeout=settings.broker_session_timeout,
-        broker_heartbeat_interval=settings.broker_heartbeat_interval,
-        broker_max_poll_records=settings.sink_batch_size,
-        consumer_auto_offset_reset="earliest",
-        topic_partitions=settings.topic_partitions,
-        datadir=str(settings.data_path / "bare"),
-    )
-    topic = app.topic(settings.topic("events.raw"), value_type=bytes, key_type=bytes)
+def _bare_loop(settings: Settings, total: int, topic_name: str = "events.raw") -> Timing:
+    """Faust alone, configured as the platform's (streams.app.faust_app), taking ``total``
+    events of ``topic_name`` in batches: the ceiling a pipeline is compared with."""
+    app = faust_app(settings, f"bare-{uuid.uuid4().hex[:6]}", "bare")
+    topic = app.topic(settings.topic(topic_name), value_type=bytes, key_type=bytes)
     state: dict[str, Any] = {"count": 0, "started": None, "finished": None}
 
     @app.agent(topic)
@@ -229,17 +212,7 @@ def _pipeline(settings: Settings, total: int) -> tuple[float, Timing]:
 
 
 def run(events: int = 100_000, rounds: int = 2) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="bloodtrace-bench-"))
-    base = Settings(  # memory storage: these measure the stream, not the broker's storage
-        data_dir=work,
-        embedded_broker_port=_free_port(),
-        embedded_broker_storage="memory",
-        pseudonym_key="bench",
-    )
-    broker = start_embedded_broker(base)
-    try:
-        settings = base.model_copy(update={"broker_url": base.bootstrap_servers})
-        ensure_topics(settings)
+    with memory_broker("bloodtrace-bench-") as (settings, _):
         print(f"filling {settings.topic('events.raw')} with {events:,} events…", flush=True)
         _fill_topic(settings, make_events(events))
         results = []
@@ -295,16 +268,6 @@ def run(events: int = 100_000, rounds: int = 2) -> dict[str, Any]:
             ),
             "median_cpu_ratio": statistics.median(r["cpu_ratio"] for r in results),
         }
-    finally:
-        broker.stop()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 if __name__ == "__main__":

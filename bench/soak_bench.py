@@ -8,18 +8,15 @@ Entry point: ``run(seconds: int = 600, rate: int = 200, quick: bool = False) -> 
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer as KafkaProducer
 
+from bench._broker import free_port, memory_broker
 from bench._serve import handled, platform_headers, rss_mib, start_worker, stop_worker
-from bench.pipeline_bench import _free_port, make_events
-from infra.broker import ensure_topics, start_embedded_broker
-from infra.settings import Settings
+from bench.pipeline_bench import make_events
 
 AIM_SECONDS = 7200
 TOLERANCE = 0.10
@@ -29,20 +26,10 @@ SAMPLE_EVERY = 10.0
 def run(seconds: int = 600, rate: int = 200, quick: bool = False) -> dict[str, Any]:
     seconds = int(os.environ.get("BENCH_SOAK_SECONDS", 90 if quick else seconds))
     warm_up = max(30, seconds // 10)
-    work = Path(tempfile.mkdtemp(prefix="bloodtrace-soak-bench-"))
-    settings = Settings(
-        data_dir=work,
-        embedded_broker_port=_free_port(),
-        embedded_broker_storage="memory",
-        pseudonym_key="bench",
-        topic_prefix=f"soak{uuid.uuid4().hex[:6]}",
-        app_id="soak-bench",
-    )
-    broker = start_embedded_broker(settings)
-    try:
-        settings = settings.model_copy(update={"broker_url": settings.bootstrap_servers})
-        ensure_topics(settings)
-        port = _free_port()
+    with memory_broker(
+        "bloodtrace-soak-bench-", topic_prefix=f"soak{uuid.uuid4().hex[:6]}", app_id="soak-bench"
+    ) as (settings, work):
+        port = free_port()
         worker = start_worker(settings, work / "worker", port)
         producer = KafkaProducer(
             {"bootstrap.servers": settings.bootstrap_servers, "log.connection.close": False}
@@ -87,5 +74,3 @@ def run(seconds: int = 600, rate: int = 200, quick: bool = False) -> dict[str, A
             "flat": abs(drift) <= TOLERANCE and (peak - level) / level <= TOLERANCE,
             "samples": samples,
         }
-    finally:
-        broker.stop()

@@ -22,8 +22,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench._broker import free_port
 from bench._serve import BENCH_SIGNING_KEY, serve_env, status
-from bench.pipeline_bench import _fill_topic, _free_port, make_events
+from bench.pipeline_bench import _fill_topic, make_events
 from infra.broker import ensure_topics, start_embedded_broker
 from infra.chserver import start as start_chserver
 from infra.settings import Settings
@@ -49,7 +50,7 @@ def _round(base: Settings, work: Path, workers: int, events: list[tuple[bytes, b
     ensure_topics(settings)
     client = connect(settings)
     procs: list[subprocess.Popen[bytes]] = []
-    ports = [_free_port() for _ in range(workers)]
+    ports = [free_port() for _ in range(workers)]
     try:
         for n, port in enumerate(ports):
             data = work / f"{settings.topic_prefix}-{n}"
@@ -99,7 +100,7 @@ def run(events: int = 60_000, quick: bool = False) -> dict[str, Any]:
     server = start_chserver(work / "clickhouse")
     base = Settings(
         data_dir=work,
-        embedded_broker_port=_free_port(),
+        embedded_broker_port=free_port(),
         embedded_broker_storage="memory",  # the broker is not what this measures
         pseudonym_key="bench",
         warehouse_url=server.url,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
@@ -32,14 +33,51 @@ def fail(error: BloodtraceError) -> NoReturn:
     raise typer.Exit(report(error))
 
 
+def friendly(command: F) -> F:
+    """A BloodtraceError becomes its message and exit code inside the command, where typer
+    handles the exit cleanly (no traceback). Every command that can fail wears it."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except BloodtraceError as exc:
+            fail(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
 
 
-def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def print_answer(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    """A command's answer: JSON with --json, else its human rendering."""
+    if as_json:
+        print_json(data)
+    else:
+        render(data)
+
+
+def print_table(
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    whole: Mapping[str, int] | None = None,
+    fold: bool = False,
+) -> None:
+    """A titled table; ``whole`` gives the columns that must not wrap their minimum width (a
+    DIN cut short is no DIN); ``fold`` wraps long cells instead of cutting them."""
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column)
+        width = (whole or {}).get(column)
+        table.add_column(
+            column,
+            min_width=width,
+            no_wrap=width is not None,
+            overflow="fold" if fold else "ellipsis",
+        )
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)

@@ -7,13 +7,17 @@ warehouse itself. Each command calls the same service function on either path.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from infra import errors
 from infra.errors import BloodtraceError, PlatformNotRunning
 from infra.settings import Settings
+
+if TYPE_CHECKING:
+    from infra.warehouse import WarehouseClient
 
 
 def _error_class(name: object) -> type[BloodtraceError]:
@@ -67,3 +71,28 @@ def api_call(
             raise cls(str(detail["message"]), hint=detail.get("hint"))
         raise BloodtraceError(f"The platform answered {response.status_code}: {detail}")
     return body
+
+
+def open_warehouse(settings: Settings) -> WarehouseClient:
+    """The warehouse opened in this process (no platform owns it), migrated."""
+    from infra.warehouse import connect, migrate  # the warehouse driver loads only when needed
+
+    client = connect(settings)
+    migrate(client)
+    return client
+
+
+def platform_or_warehouse(
+    settings: Settings,
+    path: str,
+    service: Callable[[WarehouseClient], Any],
+    *,
+    method: str = "GET",
+    timeout: float = 60.0,
+    **request: Any,
+) -> Any:
+    """Ask the platform's API if it runs (``request``: httpx's params, json, headers), else
+    answer with ``service`` on the warehouse opened here: one service, two paths."""
+    if platform_is_up(settings):
+        return api_call(settings, method, path, timeout=timeout, **request)
+    return service(open_warehouse(settings))

@@ -17,9 +17,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cli._output import console, print_json
-from cli._platform import api_call, platform_is_up
-from cli.inventory import friendly
+from cli._output import console, friendly, print_json
+from cli._platform import api_call, open_warehouse, platform_is_up, platform_or_warehouse
 from infra.auth import PERSON_ROLES, Credential, CredentialStore, Role
 from infra.settings import Settings, get_settings
 from infra.warehouse import WarehouseClient
@@ -31,14 +30,6 @@ def _local_actor() -> str:
     except (KeyError, OSError):
         user = "unknown"
     return f"{user}@{socket.gethostname()} (cli, on the warehouse)"
-
-
-def _on_warehouse(settings: Settings) -> WarehouseClient:
-    from infra.warehouse import connect, migrate
-
-    client = connect(settings)
-    migrate(client)
-    return client
 
 
 def _audit(client: WarehouseClient, action: str, subject: str, detail: str = "") -> None:
@@ -62,7 +53,7 @@ def create(kind: str, name: str, role: Role, facility_id: str = "") -> dict[str,
     body = {"kind": kind, "name": name, "role": role.value, "facility_id": facility_id}
     if platform_is_up(settings):
         return dict(api_call(settings, "POST", "/v1/admin/credentials", json=body))
-    client = _on_warehouse(settings)
+    client = open_warehouse(settings)
     credential, token = CredentialStore(client).create(
         kind, name, role, facility_id, by=_local_actor()
     )
@@ -75,7 +66,7 @@ def change(credential_id: str, action: str) -> dict[str, Any]:
     if platform_is_up(settings):
         path = f"/v1/admin/credentials/{credential_id}/{action}"
         return dict(api_call(settings, "POST", path))
-    client = _on_warehouse(settings)
+    client = open_warehouse(settings)
     store = CredentialStore(client)
     if action == "rotate":
         credential, token = store.rotate(credential_id, by=_local_actor())
@@ -88,11 +79,11 @@ def change(credential_id: str, action: str) -> dict[str, Any]:
 
 def listing(kind: str) -> list[dict[str, Any]]:
     settings = get_settings()
-    if platform_is_up(settings):
-        found = api_call(settings, "GET", "/v1/admin/credentials")
-    else:
-        store = CredentialStore(_on_warehouse(settings))
-        found = [c.public() for c in store.all().values()]
+    found = platform_or_warehouse(
+        settings,
+        "/v1/admin/credentials",
+        lambda c: [credential.public() for credential in CredentialStore(c).all().values()],
+    )
     return [c for c in found if c["kind"] == kind]
 
 

@@ -3,25 +3,26 @@ broken link (exit 1), through the platform's API when it runs, else on the wareh
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cli._output import console, print_json
-from cli._platform import api_call, platform_is_up
-from cli.inventory import friendly
+from cli._output import console, friendly, print_json
+from cli._platform import platform_or_warehouse
 from infra.settings import get_settings
+
+if TYPE_CHECKING:
+    from infra.warehouse import WarehouseClient
 
 
 def run_verify() -> dict[str, Any]:
     settings = get_settings()
-    if platform_is_up(settings):
-        return dict(api_call(settings, "GET", "/v1/admin/audit/verify", timeout=600))
-    from infra.audit import verify
-    from infra.warehouse import connect, migrate
+    return dict(platform_or_warehouse(settings, "/v1/admin/audit/verify", _verify, timeout=600))
 
-    client = connect(settings)
-    migrate(client)
+
+def _verify(client: WarehouseClient) -> dict[str, Any]:
+    from infra.audit import verify  # the warehouse driver loads only on this path
+
     return verify(client).to_dict()
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import typer
 
-from cli._output import console, fail, parse_time, print_json, print_table
+from cli._output import console, fail, friendly, parse_time, print_json, print_table
 from cli._platform import api_call, platform_is_up
 from infra.errors import BloodtraceError, ConfigError
 from infra.settings import Settings, get_settings
@@ -40,6 +40,7 @@ def _local(settings: Settings, work: Callable[[Any], T]) -> T:
 
 def register(app: typer.Typer) -> None:
     @app.command("alerts")
+    @friendly
     def alerts(
         severity: str = typer.Option(None, "--severity", help="critical, warning or info."),
         since: str = typer.Option(None, "--since", help="Occurred at or after (UTC if no zone)."),
@@ -49,26 +50,23 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Alerts (cold chain, safety rules, inventory levels, lookbacks), newest first."""
-        try:
-            if severity not in (None, "critical", "warning", "info"):
-                raise ConfigError(f"--severity {severity!r}: use critical, warning or info.")
-            settings = get_settings()
-            moment = parse_time(since, "--since")
-            if platform_is_up(settings):
-                query = {"severity": severity, "rule": rule, "limit": limit, "offset": offset}
-                if moment:
-                    query["since"] = moment.isoformat()
-                path = "/v1/alerts?" + urlencode({k: v for k, v in query.items() if v is not None})
-                page = api_call(settings, "GET", path)
-            else:
-                page = _local(
-                    settings,
-                    lambda q: q.alerts(
-                        severity=severity, rule=rule, since=moment, limit=limit, offset=offset
-                    ),
-                )
-        except BloodtraceError as exc:
-            fail(exc)
+        if severity not in (None, "critical", "warning", "info"):
+            raise ConfigError(f"--severity {severity!r}: use critical, warning or info.")
+        settings = get_settings()
+        moment = parse_time(since, "--since")
+        if platform_is_up(settings):
+            query = {"severity": severity, "rule": rule, "limit": limit, "offset": offset}
+            if moment:
+                query["since"] = moment.isoformat()
+            path = "/v1/alerts?" + urlencode({k: v for k, v in query.items() if v is not None})
+            page = api_call(settings, "GET", path)
+        else:
+            page = _local(
+                settings,
+                lambda q: q.alerts(
+                    severity=severity, rule=rule, since=moment, limit=limit, offset=offset
+                ),
+            )
         if as_json:
             print_json(page)
             return

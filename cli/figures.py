@@ -12,8 +12,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cli._output import console, print_json
-from cli.inventory import fetch, friendly
+from cli._output import console, friendly, print_answer
+from cli.inventory import fetch
 from infra.settings import get_settings
 
 
@@ -66,7 +66,4 @@ def register(app: typer.Typer) -> None:
             {"year": year, "baseline": baseline},
             lambda client: figures_report(client, settings, year=year, baseline=baseline),
         )
-        if as_json:
-            print_json(data)
-        else:
-            render(data)
+        print_answer(data, as_json, render)

@@ -8,40 +8,25 @@ on both paths.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
-from rich.table import Table
 
-from cli._output import console, fail, parse_time, print_json
-from cli._platform import api_call, platform_is_up
-from infra.errors import BloodtraceError, ConfigError
+from cli import _output
+from cli._output import console, friendly, parse_time, print_answer
+from cli._platform import platform_or_warehouse
+from infra.errors import ConfigError
 from infra.settings import Settings, get_settings
 from infra.warehouse import WarehouseClient
 from models.events import ComponentType
 
-F = TypeVar("F", bound=Callable[..., Any])
 _LEVEL_STYLE = {
     "normal": "green",
     "tight": "yellow",
     "short": "dark_orange",
     "critical": "bold red",
 }
-
-
-def friendly(command: F) -> F:
-    """A BloodtraceError becomes its message and exit code (a clean exit, no traceback)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except BloodtraceError as exc:
-            fail(exc)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def fetch(
@@ -53,13 +38,7 @@ def fetch(
 ) -> Any:
     """Ask the platform's API if it runs, else answer from the warehouse here."""
     params = {k: v for k, v in params.items() if v is not None}
-    if platform_is_up(settings):
-        return api_call(settings, method, path, params=params, timeout=600)
-    from infra.warehouse import connect, migrate
-
-    client = connect(settings)
-    migrate(client)
-    return service(client)
+    return platform_or_warehouse(settings, path, service, method=method, params=params, timeout=600)
 
 
 def _level(level: str, zh: str = "") -> str:
@@ -111,13 +90,7 @@ _MIN_WIDTH = {"DIN": 13, "when (UTC)": 16, "started (UTC)": 16, "excursion (UTC)
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        width = _MIN_WIDTH.get(column)
-        table.add_column(column, min_width=width, no_wrap=width is not None)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+    _output.print_table(title, columns, rows, whole=_MIN_WIDTH)
 
 
 # ---- rendering -------------------------------------------------------------------------------
@@ -323,10 +296,7 @@ def register(app: typer.Typer) -> None:
                 as_of=moment,
             ),
         )
-        if as_json:
-            print_json(data)
-            return
-        render_stock(data)
+        print_answer(data, as_json, render_stock)
 
     @inventory.command()
     @friendly
@@ -352,10 +322,7 @@ def register(app: typer.Typer) -> None:
                 client, settings, facility=facility, hours=hours, as_of=moment
             ),
         )
-        if as_json:
-            print_json(data)
-            return
-        render_expiring(data)
+        print_answer(data, as_json, render_expiring)
 
     @inventory.command()
     @friendly
@@ -386,10 +353,7 @@ def register(app: typer.Typer) -> None:
                 client, facility=facility, group=group, component=ctype, since=moment
             ),
         )
-        if as_json:
-            print_json(data)
-            return
-        render_levels(data)
+        print_answer(data, as_json, render_levels)
 
     @inventory.command()
     @friendly
@@ -420,10 +384,7 @@ def register(app: typer.Typer) -> None:
                 client, facility=facility, equipment=equipment, status=status
             ),
         )
-        if as_json:
-            print_json(data)
-            return
-        render_excursions(data)
+        print_answer(data, as_json, render_excursions)
 
     @inventory.command()
     @friendly
@@ -440,7 +401,4 @@ def register(app: typer.Typer) -> None:
             {},
             lambda client: {"donations": rebuild_all(client, settings)},
         )
-        if as_json:
-            print_json(data)
-        else:
-            console.print(f"refolded {data['donations']} donations")
+        print_answer(data, as_json, lambda d: console.print(f"refolded {d['donations']} donations"))

@@ -6,10 +6,9 @@ from typing import Any
 from urllib.parse import quote
 
 import typer
-from rich.table import Table
 
-from cli._output import console, print_json
-from cli.trace import _status, _time, fetch, friendly
+from cli._output import console, friendly, print_answer, print_table
+from cli.trace import _status, _time, fetch
 from infra.settings import get_settings
 from streams.lookback import list_lookbacks, show_lookback
 
@@ -24,36 +23,38 @@ def render_list(rows: list[dict[str, Any]]) -> None:
     if not rows:
         console.print("no lookbacks")
         return
-    table = Table(title="lookbacks (newest first)", title_justify="left")
-    for column in (
-        "lookback",
-        "opened (UTC)",
-        "donor",
-        "index DIN",
-        "markers",
-        "confirmed by",
-        "earlier",
-        "recipients",
-        "recalls",
-        "open",
-        "status",
-    ):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(
-            r["lookback_id"],
-            _time(r["opened_at"]),
-            r["donor_id"],
-            r["index_din"],
-            ", ".join(r["markers"]),
-            r["confirmed_by"],
-            str(r["earlier_donations"]),
-            str(r["recipients"]),
-            str(r["recalls"]),
-            str(r["open_recalls"]),
-            f"[bold red]{r['status']}[/]" if r["status"] == "open" else r["status"],
-        )
-    console.print(table)
+    print_table(
+        "lookbacks (newest first)",
+        (
+            "lookback",
+            "opened (UTC)",
+            "donor",
+            "index DIN",
+            "markers",
+            "confirmed by",
+            "earlier",
+            "recipients",
+            "recalls",
+            "open",
+            "status",
+        ),
+        (
+            (
+                r["lookback_id"],
+                _time(r["opened_at"]),
+                r["donor_id"],
+                r["index_din"],
+                ", ".join(r["markers"]),
+                r["confirmed_by"],
+                r["earlier_donations"],
+                r["recipients"],
+                r["recalls"],
+                r["open_recalls"],
+                f"[bold red]{r['status']}[/]" if r["status"] == "open" else r["status"],
+            )
+            for r in rows
+        ),
+    )
 
 
 def render_show(data: dict[str, Any]) -> None:
@@ -65,42 +66,47 @@ def render_show(data: dict[str, Any]) -> None:
         f"{' from ' + _time(data['window_start']) if data['window_start'] else ''}",
         highlight=False,
     )
-    table = Table(title="donations and components in scope", title_justify="left")
-    for column in (
-        "DIN",
-        "role",
-        "collected",
-        "product",
-        "type",
-        "at opening",
-        "now",
-        "held by",
-        "recipient",
-        "recall",
-        "tracking",
-    ):
-        table.add_column(column)
-    for c in data["components_in_scope"]:
-        tracking = c["recall"]
-        style = _TRACKING_STYLE.get(tracking)
-        table.add_row(
-            c["din"],
-            c["role"],
-            _time(c["collected_at"]),
-            c["product_code"] or "(donation)",
-            c["component_type"],
-            c["status_at_open"],
-            _status(c["status"]),
-            c["holder_facility"],
-            c["recipient_id"],
-            c["recall_id"],
-            f"[{style}]{tracking}[/]" if style else tracking,
-        )
-    console.print(table)
+    print_table(
+        "donations and components in scope",
+        (
+            "DIN",
+            "role",
+            "collected",
+            "product",
+            "type",
+            "at opening",
+            "now",
+            "held by",
+            "recipient",
+            "recall",
+            "tracking",
+        ),
+        (
+            (
+                c["din"],
+                c["role"],
+                _time(c["collected_at"]),
+                c["product_code"] or "(donation)",
+                c["component_type"],
+                c["status_at_open"],
+                _status(c["status"]),
+                c["holder_facility"],
+                c["recipient_id"],
+                c["recall_id"],
+                _tracking(c["recall"]),
+            )
+            for c in data["components_in_scope"]
+        ),
+    )
     if data["recipients_to_notify"]:
         console.print(
             "recipients to notify: " + ", ".join(data["recipients_to_notify"]), highlight=False
         )
+
+
+def _tracking(tracking: str) -> str:
+    style = _TRACKING_STYLE.get(tracking)
+    return f"[{style}]{tracking}[/]" if style else tracking
 
 
 def register(app: typer.Typer) -> None:
@@ -129,10 +135,7 @@ def register(app: typer.Typer) -> None:
             status or "all",
             lambda client: list_lookbacks(client, settings, status=status, limit=limit),
         )
-        if as_json:
-            print_json(rows)
-        else:
-            render_list(rows)
+        print_answer(rows, as_json, render_list)
 
     @lookback_app.command("show")
     @friendly
@@ -151,7 +154,4 @@ def register(app: typer.Typer) -> None:
             lookback_id.strip()[:40],
             lambda client: show_lookback(client, lookback_id, settings),
         )
-        if as_json:
-            print_json(data)
-        else:
-            render_show(data)
+        print_answer(data, as_json, render_show)

@@ -7,35 +7,26 @@ in expectations.runner do the work.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli._output import console, err_console, fail, print_json, print_table
-from cli._platform import api_call, platform_is_up
-from infra.errors import BloodtraceError, ConfigError
+from cli._output import console, err_console, friendly, print_json, print_table
+from cli._platform import api_call, platform_is_up, platform_or_warehouse
+from infra.errors import ConfigError
 from infra.settings import Settings, get_settings
 
 CRITICAL_EXIT_CODE = 4
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
-F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _as_message(command: F) -> F:
-    """Turn a BloodtraceError into its message and exit code inside the command, where typer
-    handles the exit cleanly."""
+def _store() -> ModuleType:
+    """expectations.store, imported only on the warehouse path (it loads pandas)."""
+    from expectations import store
 
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except BloodtraceError as exc:
-            fail(exc)
-
-    return wrapper  # type: ignore[return-value]
+    return store
 
 
 def _local_run(settings: Settings, since: Any, everything: bool) -> dict[str, Any]:
@@ -107,7 +98,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(quality_app, name="quality")
 
     @quality_app.command("run")
-    @_as_message
+    @friendly
     def run(
         since: str | None = typer.Option(
             None,
@@ -148,7 +139,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(CRITICAL_EXIT_CODE)
 
     @quality_app.command("findings")
-    @_as_message
+    @friendly
     def findings(
         run_id: str | None = typer.Option(None, "--run", help="A run id (default: the latest)."),
         severity: str | None = typer.Option(None, "--severity", help="critical, warning or info."),
@@ -163,18 +154,12 @@ def register(app: typer.Typer) -> None:
         params = {"run_id": run_id, "severity": severity, "check": check, "din": din}
         params = {k: v for k, v in params.items() if v}
         settings = get_settings()
-        if platform_is_up(settings):
-            body = api_call(
-                settings, "GET", "/v1/quality/findings", params={**params, "limit": limit}
-            )
-            rows = body["findings"]
-        else:
-            from expectations import store
-            from infra.warehouse import migrate, thread_client
-
-            client = thread_client(settings)
-            migrate(client)
-            rows = store.list_findings(client, limit=limit, **params)
+        rows = platform_or_warehouse(
+            settings,
+            "/v1/quality/findings",
+            lambda c: {"findings": _store().list_findings(c, limit=limit, **params)},
+            params={**params, "limit": limit},
+        )["findings"]
         if as_json:
             print_json(rows)
             return
@@ -190,22 +175,19 @@ def register(app: typer.Typer) -> None:
             console.print(f"  {row['message_zh']}", highlight=False)
 
     @quality_app.command("runs")
-    @_as_message
+    @friendly
     def runs(
         limit: int = typer.Option(10, "--limit", help="At most this many, latest first."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """The latest quality runs: window, checks failed and findings by severity."""
         settings = get_settings()
-        if platform_is_up(settings):
-            rows = api_call(settings, "GET", "/v1/quality/runs", params={"limit": limit})["runs"]
-        else:
-            from expectations import store
-            from infra.warehouse import migrate, thread_client
-
-            client = thread_client(settings)
-            migrate(client)
-            rows = store.list_runs(client, limit=limit)
+        rows = platform_or_warehouse(
+            settings,
+            "/v1/quality/runs",
+            lambda c: {"runs": _store().list_runs(c, limit=limit)},
+            params={"limit": limit},
+        )["runs"]
         if as_json:
             print_json(rows)
             return
@@ -228,7 +210,7 @@ def register(app: typer.Typer) -> None:
         )
 
     @quality_app.command("summary")
-    @_as_message
+    @friendly
     def summary(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Wastage by cause (as the evidence tells it) and the latest run's findings."""
         settings = get_settings()

@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import typer
 
-from cli._output import console, print_json
-from cli.inventory import _abbr, _level, fetch, friendly, print_table
+from cli._output import console, friendly, print_answer
+from cli.inventory import _abbr, _level, fetch, print_table
 from infra.settings import get_settings
 from models.events import ComponentType
 
@@ -77,10 +77,7 @@ def register(app: typer.Typer) -> None:
             {"refresh": "true"},
             lambda client: run_forecast(client, settings),
         )
-        if as_json:
-            print_json(data)
-        else:
-            render_forecast(data)
+        print_answer(data, as_json, render_forecast)
 
     @app.command("recruit")
     @friendly
@@ -103,7 +100,4 @@ def register(app: typer.Typer) -> None:
                 limit
             ),
         )
-        if as_json:
-            print_json(data)
-        else:
-            render_calls(data)
+        print_answer(data, as_json, render_calls)

@@ -8,19 +8,16 @@ leaves this process.
 
 from __future__ import annotations
 
-import functools
 import getpass
 import socket
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import typer
-from rich.table import Table
 
-from cli._output import console, fail, print_json
-from cli._platform import api_call, platform_is_up
-from infra.errors import BloodtraceError
+from cli._output import console, friendly, print_answer, print_table
+from cli._platform import platform_or_warehouse
 from infra.settings import Settings, get_settings
 from infra.warehouse import WarehouseClient
 from streams.trace import (
@@ -42,22 +39,6 @@ _STATUS_STYLE = {
 }
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly(command: F) -> F:
-    """A BloodtraceError becomes its message and exit code inside the command (a clean exit)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except BloodtraceError as exc:
-            fail(exc)
-
-    return wrapper  # type: ignore[return-value]
-
-
 def cli_requester() -> Requester:
     try:
         user = getpass.getuser()
@@ -75,14 +56,12 @@ def fetch(
 ) -> Any:
     """Ask the platform's API if it runs, else answer from the warehouse here; both audited."""
     who = cli_requester()
-    if platform_is_up(settings):
-        headers = {"X-Bloodtrace-Client": f"cli {who.client}"}  # who: the token's identity
-        return api_call(settings, "GET", path, headers=headers)
-    from infra.warehouse import connect, migrate
-
-    client = connect(settings)
-    migrate(client)
-    return audited(client, who, action, subject, lambda: service(client))
+    return platform_or_warehouse(
+        settings,
+        path,
+        lambda client: audited(client, who, action, subject, lambda: service(client)),
+        headers={"X-Bloodtrace-Client": f"cli {who.client}"},  # who: the token's identity
+    )
 
 
 def _status(text: str) -> str:
@@ -107,37 +86,45 @@ def render_unit(trace: dict[str, Any], *, title: str | None = None) -> None:
         f"released {_time(trace['released_at']) or 'never'}, status {_status(trace['status'])}",
         highlight=False,
     )
-    components = Table(title="components", title_justify="left")
-    for column in ("product", "type", "ml", "group", "expires", "status", "held by", "recipient"):
-        components.add_column(column)
-    for c in trace["components"]:
-        holder = c["holder_facility"] + (" (in transit)" if c["in_transit"] else "")
-        components.add_row(
-            c["product_code"] or "(donation)",
-            c["component_type"],
-            str(c["volume_ml"]),
-            c["abo_rh"],
-            _time(c["expires_at"]),
-            _status(c["status"]),
-            holder,
-            c["recipient_id"],
-        )
-    console.print(components)
-    steps = Table(title="chain, in time order", title_justify="left")
-    for column in ("when (UTC)", "step", "where", "product", "what happened"):
-        steps.add_column(column, overflow="fold")
-    for s in trace["steps"]:
-        summary = s["summary"]
-        if s["step"] in ("storage.excursion", "recall.notice") or "REACTIVE" in summary:
-            summary = f"[bold red]{summary}[/]"
-        steps.add_row(
-            _time(s["at"]),
-            f"{s['step']} {s['label_zh']}",
-            s["facility_id"],
-            s["product_code"],
-            summary,
-        )
-    console.print(steps)
+    print_table(
+        "components",
+        ("product", "type", "ml", "group", "expires", "status", "held by", "recipient"),
+        (
+            (
+                c["product_code"] or "(donation)",
+                c["component_type"],
+                c["volume_ml"],
+                c["abo_rh"],
+                _time(c["expires_at"]),
+                _status(c["status"]),
+                c["holder_facility"] + (" (in transit)" if c["in_transit"] else ""),
+                c["recipient_id"],
+            )
+            for c in trace["components"]
+        ),
+    )
+    print_table(
+        "chain, in time order",
+        ("when (UTC)", "step", "where", "product", "what happened"),
+        (
+            (
+                _time(s["at"]),
+                f"{s['step']} {s['label_zh']}",
+                s["facility_id"],
+                s["product_code"],
+                _step_summary(s),
+            )
+            for s in trace["steps"]
+        ),
+        fold=True,
+    )
+
+
+def _step_summary(step: dict[str, Any]) -> str:
+    summary: str = step["summary"]
+    if step["step"] in ("storage.excursion", "recall.notice") or "REACTIVE" in summary:
+        return f"[bold red]{summary}[/]"
+    return summary
 
 
 def render_recipient(data: dict[str, Any]) -> None:
@@ -145,32 +132,24 @@ def render_recipient(data: dict[str, Any]) -> None:
         f"[bold]Recipient {data['recipient_id']}[/]: blood from {len(data['donors'])} donor(s)",
         highlight=False,
     )
-    table = Table(title="received", title_justify="left")
-    for column in (
-        "when (UTC)",
-        "DIN",
-        "product",
-        "type",
-        "group",
-        "how",
-        "where",
-        "donor",
-        "collected",
-    ):
-        table.add_column(column)
-    for r in data["received"]:
-        table.add_row(
-            _time(r["at"]),
-            r["din"],
-            r["product_code"],
-            r["component_type"],
-            r["abo_rh"],
-            r["role"],
-            r["facility_id"],
-            r["donor_id"],
-            f"{_time(r['collected_at'])} {r['collected_by']}",
-        )
-    console.print(table)
+    print_table(
+        "received",
+        ("when (UTC)", "DIN", "product", "type", "group", "how", "where", "donor", "collected"),
+        (
+            (
+                _time(r["at"]),
+                r["din"],
+                r["product_code"],
+                r["component_type"],
+                r["abo_rh"],
+                r["role"],
+                r["facility_id"],
+                r["donor_id"],
+                f"{_time(r['collected_at'])} {r['collected_by']}",
+            )
+            for r in data["received"]
+        ),
+    )
     for unit in data["units"]:
         render_unit(unit)
 
@@ -181,38 +160,36 @@ def render_donor(data: dict[str, Any]) -> None:
         f"{len(data['recipients'])} recipient(s)",
         highlight=False,
     )
-    table = Table(title="donations and where each component went", title_justify="left")
-    for column in (
-        "collected",
-        "DIN",
-        "kind",
-        "screening",
-        "component",
-        "status",
-        "held by",
-        "recipient",
-    ):
-        table.add_column(column)
-    for d in data["donations"]:
-        for i, c in enumerate(d["components"]):
-            first = i == 0
-            table.add_row(
-                f"{_time(d['collected_at'])} {d['collected_by']}" if first else "",
-                d["din"] if first else "",
-                d["donation_kind"].replace("_", " ") if first else "",
-                d["screening"] if first else "",
-                f"{c['product_code'] or '(donation)'} {c['component_type']}",
-                _status(c["status"]),
-                c["holder_facility"],
-                c["recipient_id"],
-            )
-    console.print(table)
+    print_table(
+        "donations and where each component went",
+        ("collected", "DIN", "kind", "screening", "component", "status", "held by", "recipient"),
+        _donor_rows(data["donations"]),
+    )
     for lb in data["lookbacks"]:
         console.print(
             f"lookback {lb['lookback_id']} opened {_time(lb['opened_at'])} "
             f"on donation {lb['index_din']}",
             highlight=False,
         )
+
+
+def _donor_rows(donations: list[dict[str, Any]]) -> Iterator[tuple[str, ...]]:
+    """A line per component; the donation's own cells on its first component's line only."""
+    for d in donations:
+        donation = (
+            f"{_time(d['collected_at'])} {d['collected_by']}",
+            d["din"],
+            d["donation_kind"].replace("_", " "),
+            d["screening"],
+        )
+        for i, c in enumerate(d["components"]):
+            yield (
+                *(donation if i == 0 else ("", "", "", "")),
+                f"{c['product_code'] or '(donation)'} {c['component_type']}",
+                _status(c["status"]),
+                c["holder_facility"],
+                c["recipient_id"],
+            )
 
 
 def register(app: typer.Typer) -> None:
@@ -240,36 +217,17 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("give exactly one of DIN, --recipient or --donor")
         settings = get_settings()
         if din:
-            code = unit_code(din)
-            data = fetch(
-                settings,
-                f"/v1/units/{quote(code, safe='')}/trace",
-                "trace.unit",
-                code,
-                lambda client: unit_trace(client, code, settings),
-            )
+            subject = unit_code(din)
+            path, action = f"/v1/units/{quote(subject, safe='')}/trace", "trace.unit"
+            query: Callable[[WarehouseClient, str, Settings], dict[str, Any]] = unit_trace
             render: Callable[[dict[str, Any]], None] = render_unit
         elif recipient:
-            pseudonym = person_id(recipient, settings)
-            data = fetch(
-                settings,
-                f"/v1/recipients/{pseudonym}/trace",
-                "trace.recipient",
-                pseudonym,
-                lambda client: recipient_trace(client, pseudonym, settings),
-            )
-            render = render_recipient
+            subject = person_id(recipient, settings)
+            path, action = f"/v1/recipients/{subject}/trace", "trace.recipient"
+            query, render = recipient_trace, render_recipient
         else:
-            pseudonym = person_id(donor, settings)
-            data = fetch(
-                settings,
-                f"/v1/donors/{pseudonym}/trace",
-                "trace.donor",
-                pseudonym,
-                lambda client: donor_trace(client, pseudonym, settings),
-            )
-            render = render_donor
-        if as_json:
-            print_json(data)
-        else:
-            render(data)
+            subject = person_id(donor, settings)
+            path, action = f"/v1/donors/{subject}/trace", "trace.donor"
+            query, render = donor_trace, render_donor
+        data = fetch(settings, path, action, subject, lambda c: query(c, subject, settings))
+        print_answer(data, as_json, render)

@@ -31,6 +31,21 @@ class CheckOutcome:
     unexpected_index: list[Any] = field(default_factory=list)
     error: str | None = None  # the expectation could not be evaluated
 
+    def result(self, findings_stored: int) -> tuple[str, str, str, str, bool, int, int, int]:
+        """What a run records of the check (quality_check_results, the run's summary): name,
+        suite, table, severity, success, rows checked, rows unexpected, findings stored."""
+        c = self.check
+        return (
+            c.name,
+            c.suite,
+            c.table,
+            c.severity,
+            self.success,
+            self.element_count,
+            self.unexpected_count,
+            findings_stored,
+        )
+
 
 def _condition(spec: tuple[str, str, Any]) -> Any:
     """A check's row condition, (column, "==" or "!=", value), as a GX Condition."""

@@ -232,20 +232,7 @@ def _run(
     timings["docs"] = time.perf_counter() - clock
     tick("built Data Docs")
 
-    checks = [
-        CheckSummary(
-            o.check.name,
-            o.check.suite,
-            o.check.table,
-            o.check.severity,
-            o.success,
-            o.element_count,
-            o.unexpected_count,
-            stored.get(o.check.name, 0),
-            o.error,
-        )
-        for o in outcomes
-    ]
+    checks = [CheckSummary(*o.result(stored.get(o.check.name, 0)), o.error) for o in outcomes]
     run = QualityRun(
         run_id=run_id,
         started_at=started,

@@ -14,6 +14,7 @@ from expectations.findings import Finding
 from expectations.gx_engine import CheckOutcome
 from expectations.window import as_utc
 from infra.warehouse import WarehouseClient, insert
+from infra.where import Where
 
 FINDING_COLUMNS = (
     "run_id",
@@ -131,21 +132,7 @@ def write_check_results(
     outcomes: list[CheckOutcome],
     stored: dict[str, int],
 ) -> None:
-    rows = [
-        (
-            run_id,
-            o.check.name,
-            o.check.suite,
-            o.check.table,
-            o.check.severity,
-            o.success,
-            o.element_count,
-            o.unexpected_count,
-            stored.get(o.check.name, 0),
-            at,
-        )
-        for o in outcomes
-    ]
+    rows = [(run_id, *o.result(stored.get(o.check.name, 0)), at) for o in outcomes]
     insert(client, "quality_check_results", rows, CHECK_COLUMNS)
 
 
@@ -230,23 +217,18 @@ def list_findings(
         if not latest:
             return []
         run_id = str(latest[0][0])
-    where = ["run_id = {run_id:String}"]
-    params: dict[str, Any] = {"run_id": run_id, "limit": limit}
-    if severity:
-        where.append("severity = {severity:String}")
-        params["severity"] = severity
-    if check:
-        where.append("check_name = {check:String}")
-        params["check"] = check
-    if din:
-        where.append("din = {din:String}")
-        params["din"] = din
+    where = (
+        Where(["run_id = {run_id:String}"], {"run_id": run_id, "limit": limit})
+        .equal("severity", severity)
+        .equal("check_name", check, name="check")
+        .equal("din", din)
+    )
     rows = _records(
         client,
-        f"select * from quality_findings where {' and '.join(where)} "
+        f"select * from quality_findings where {where.sql} "
         "order by indexOf(['critical', 'warning', 'info'], severity), check_name, din "
         "limit {limit:UInt32}",
-        params,
+        where.params,
     )
     for row in rows:
         row["evidence"] = orjson.loads(row["evidence"]) if row.get("evidence") else {}

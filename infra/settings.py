@@ -20,11 +20,9 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.errors import ConfigError
 from models.rules import (
@@ -45,9 +43,9 @@ from models.rules import (
 # in the SDK, which installs without the platform.
 from sdk.settings import (
     ENV_PREFIX,
+    EnvSettings,
     Port,
     SdkSettings,
-    config_error,
     parse_broker_list,
     read_key_file,
 )
@@ -104,14 +102,7 @@ class AuthSettings(BaseModel):
         return None
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter="__",
-        env_file=".env",
-        extra="ignore",
-    )
-
+class Settings(EnvSettings):
     # Where the embedded warehouse, secrets, logs and reports live.
     data_dir: Path = Path("var")
 
@@ -184,21 +175,11 @@ class Settings(BaseSettings):
     supply: SupplyRules = Field(default_factory=SupplyRules)
 
     def __init__(self, **values: Any) -> None:
-        # Settings built in code are checked like the environment: a ConfigError naming the
-        # variable, never a raw pydantic error.
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise config_error(exc) from exc
+        # Typed loosely on purpose: values come as the environment gives them (str for a
+        # SecretStr, dicts for sections); EnvSettings checks them and names a wrong variable.
+        super().__init__(**values)
 
-    # ---- validation -----------------------------------------------------------------------
-    @field_validator("broker_url")
-    @classmethod
-    def _broker_list(cls, value: str | None) -> str | None:
-        if value is not None and value.strip():
-            parse_broker_list(value)
-        return value
-
+    # ---- validation (the variables' plumbing and broker_url: sdk.settings.EnvSettings) ---------
     @field_validator("warehouse_url")
     @classmethod
     def _warehouse_scheme(cls, value: SecretStr | None) -> SecretStr | None:

@@ -445,18 +445,11 @@ def _flag(excursion: Excursion, stays: list[Stay], at: datetime) -> list[UnitFla
         excursion.flagged.append(stay.key)
         excursion.changes += 1
         flags.append(
-            UnitFlag(
-                din=stay.din,
-                product_code=stay.product_code,
-                component_type=stay.component_type,
-                reason="excursion",
-                recommendation="quarantine",
-                facility_id=excursion.facility_id,
-                equipment_id=excursion.equipment_id,
-                excursion_id=excursion.excursion_id,
-                exposed_from=max(stay.entered_at, excursion.started_at),
-                flagged_at=at,
-                detail={
+            _excursion_flag(
+                excursion,
+                stay,
+                at,
+                {
                     "range": excursion.condition.describe(),
                     "breaches": list(excursion.breaches),
                     "peak_c": excursion.peak_c,
@@ -465,6 +458,25 @@ def _flag(excursion: Excursion, stays: list[Stay], at: datetime) -> list[UnitFla
             )
         )
     return flags
+
+
+def _excursion_flag(
+    excursion: Excursion, stay: Stay, at: datetime, detail: dict[str, Any]
+) -> UnitFlag:
+    """A unit's quarantine recommendation for its stay in the excursion (raised or withdrawn)."""
+    return UnitFlag(
+        din=stay.din,
+        product_code=stay.product_code,
+        component_type=stay.component_type,
+        reason="excursion",
+        recommendation="quarantine",
+        facility_id=excursion.facility_id,
+        equipment_id=excursion.equipment_id,
+        excursion_id=excursion.excursion_id,
+        exposed_from=max(stay.entered_at, excursion.started_at),
+        flagged_at=at,
+        detail=detail,
+    )
 
 
 def _past_tolerance(excursion: Excursion, rules: ColdChainRules) -> bool:
@@ -621,22 +633,11 @@ def reconcile(
 def _withdrawal(excursion: Excursion, stay: Stay) -> UnitFlag:
     excursion.flagged.remove(stay.key)
     excursion.changes += 1
-    return UnitFlag(
-        din=stay.din,
-        product_code=stay.product_code,
-        component_type=stay.component_type,
-        reason="excursion",
-        recommendation="quarantine",
-        facility_id=excursion.facility_id,
-        equipment_id=excursion.equipment_id,
-        excursion_id=excursion.excursion_id,
-        exposed_from=max(stay.entered_at, excursion.started_at),
-        flagged_at=excursion.until,
-        detail={
-            "withdrawn": True,
-            "entered_at": _iso(stay.entered_at),
-            "left_at": _iso(stay.left_at),
-        },
+    return _excursion_flag(
+        excursion,
+        stay,
+        excursion.until,
+        {"withdrawn": True, "entered_at": _iso(stay.entered_at), "left_at": _iso(stay.left_at)},
     )
 
 

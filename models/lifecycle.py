@@ -14,7 +14,7 @@ An event naming a product code acts on that component; one without acts on every
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -765,28 +765,36 @@ def _check_volume(state: UnitState, fact: Fact, policy: Policy, out: Outcome) ->
     )
 
 
-def _on_stored(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -> None:
-    for item in _targets(state, fact):
-        _check_order(state, item, fact, "stored", out)
-        if fact.at >= item.status_at:
-            item.holder = fact.facility_id
-            item.in_transit = False
+# What every event type's handler below takes; _HANDLERS maps the types to them.
+_Handler = Callable[[UnitState, Fact, Policy, Outcome], None]
 
 
-def _on_shipped(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -> None:
-    for item in _targets(state, fact):
-        _check_order(state, item, fact, "shipped", out)
-        if fact.at >= item.status_at:
-            item.holder = str(fact.payload.get("to_facility_id", ""))
-            item.in_transit = True
+def _on_move(step: str, *, in_transit: bool) -> _Handler:
+    """unit.stored, unit.shipped and unit.received: where each item is now (a late arrival does
+    not move it back), checked against the order of steps. A shipped item is held by where it
+    goes, on the road; a stored or received one by the facility that says so."""
+
+    def on_move(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -> None:
+        for item in _targets(state, fact):
+            _check_order(state, item, fact, step, out)
+            if fact.at >= item.status_at:
+                if in_transit:
+                    item.holder = str(fact.payload.get("to_facility_id", ""))
+                else:
+                    item.holder = fact.facility_id
+                item.in_transit = in_transit
+
+    return on_move
 
 
-def _on_received(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -> None:
-    for item in _targets(state, fact):
-        _check_order(state, item, fact, "received", out)
-        if fact.at >= item.status_at:
-            item.holder = fact.facility_id
-            item.in_transit = False
+def _dispose(item: Item, status: str, fact: Fact) -> bool:
+    """Issued, returned, transfused or discarded at the reporting facility, unless the item
+    already reached a final status (then nothing changes and the answer is False)."""
+    if item.status in FINAL:
+        return False
+    _set_status(item, status, fact.at, keep_unsafe=False)
+    item.holder = fact.facility_id
+    return True
 
 
 def _on_crossmatch(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -> None:
@@ -801,9 +809,7 @@ def _on_issued(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -> No
     for item in _targets(state, fact):
         _check_order(state, item, fact, "issued", out)
         _check_use(state, item, fact, out)
-        if item.status not in FINAL:
-            _set_status(item, Status.issued, fact.at, keep_unsafe=False)
-            item.holder = fact.facility_id
+        if _dispose(item, Status.issued, fact):
             item.in_transit = False
             item.recipient = str(fact.payload.get("recipient_id") or item.recipient)
 
@@ -811,9 +817,7 @@ def _on_issued(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -> No
 def _on_returned(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -> None:
     for item in _targets(state, fact):
         _check_order(state, item, fact, "returned", out)
-        if item.status not in FINAL:
-            _set_status(item, Status.returned, fact.at, keep_unsafe=False)
-            item.holder = fact.facility_id
+        if _dispose(item, Status.returned, fact):
             item.recipient = ""
 
 
@@ -822,9 +826,7 @@ def _on_transfused(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -
         _check_order(state, item, fact, "transfused", out)
         _check_use(state, item, fact, out)
         _check_abo(state, item, fact, policy, out)
-        if item.status not in FINAL:
-            _set_status(item, Status.transfused, fact.at, keep_unsafe=False)
-            item.holder = fact.facility_id
+        if _dispose(item, Status.transfused, fact):
             item.in_transit = False
             item.recipient = str(fact.payload.get("recipient_id", ""))
 
@@ -837,9 +839,7 @@ def _on_reaction(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -> 
 def _on_discarded(state: UnitState, fact: Fact, policy: Policy, out: Outcome) -> None:
     for item in _targets(state, fact):
         _check_order(state, item, fact, "discarded", out)
-        if item.status not in FINAL:
-            _set_status(item, Status.discarded, fact.at, keep_unsafe=False)
-            item.holder = fact.facility_id
+        _dispose(item, Status.discarded, fact)
 
 
 def _check_use(state: UnitState, item: Item, fact: Fact, out: Outcome) -> None:
@@ -1001,9 +1001,9 @@ _HANDLERS = {
     "unit.released": _on_release,
     "unit.quarantined": _on_quarantine,
     "component.produced": _on_component,
-    "unit.stored": _on_stored,
-    "unit.shipped": _on_shipped,
-    "unit.received": _on_received,
+    "unit.stored": _on_move("stored", in_transit=False),
+    "unit.shipped": _on_move("shipped", in_transit=True),
+    "unit.received": _on_move("received", in_transit=False),
     "crossmatch.performed": _on_crossmatch,
     "unit.issued": _on_issued,
     "unit.returned": _on_returned,

@@ -150,6 +150,19 @@ def dead_letter_record(
     )
 
 
+def produce_waiting(
+    kafka: KafkaProducer, topic: str, value: bytes, key: bytes | None, **options: Any
+) -> None:
+    """Produce one message; while librdkafka's local queue is full (BufferError), let
+    deliveries drain and try again. ``options``: produce()'s headers, on_delivery."""
+    while True:
+        try:
+            kafka.produce(topic, value=value, key=key, **options)
+            return
+        except BufferError:
+            kafka.poll(0.05)
+
+
 def _json_bytes(value: Any) -> tuple[bytes, EventRejected | None]:
     """``value`` as JSON, or why it cannot be (nested too deep for a JSON writer, say)."""
     try:
@@ -248,17 +261,13 @@ class Producer:
         headers = None
         if self._signing is not None and topic == self._events_topic:
             headers = headers_for(*self._signing, value)  # proof of facility (sdk/signing)
-        while True:
-            try:
-                self._kafka.produce(
-                    topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery
-                )
-                self.stats.sent += 1
-                return
-            except BufferError:
-                self._kafka.poll(0.05)  # local queue full: let deliveries drain
-            except KafkaException as exc:
-                raise BrokerUnavailable(f"Cannot send to {topic}: {exc}") from exc
+        try:
+            produce_waiting(
+                self._kafka, topic, value, key, headers=headers, on_delivery=self._on_delivery
+            )
+        except KafkaException as exc:
+            raise BrokerUnavailable(f"Cannot send to {topic}: {exc}") from exc
+        self.stats.sent += 1
 
     def send(self, event: dict[str, Any] | bytes, index: int = 0) -> Outcome:
         """Validate and send one event; returns its outcome (refused ones go to dead letter)."""

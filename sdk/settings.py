@@ -97,7 +97,12 @@ def config_error(exc: ValidationError) -> InvalidSettings:
     )
 
 
-class SdkSettings(BaseSettings):
+class EnvSettings(BaseSettings):
+    """What the SDK's settings and the platform's share: the BLOODTRACE_ variables (nested
+    with __, also from .env), a ConfigError naming the variable instead of a raw pydantic
+    error (settings built in code are checked like the environment), and a well-formed
+    broker list in broker_url."""
+
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
@@ -105,6 +110,21 @@ class SdkSettings(BaseSettings):
         extra="ignore",
     )
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise config_error(exc) from exc
+
+    @field_validator("broker_url", check_fields=False)  # the field is each subclass's own
+    @classmethod
+    def _broker_list(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_broker_list(value)
+        return value
+
+
+class SdkSettings(EnvSettings):
     # Kafka bootstrap list ("kafka1:9092,kafka2:9092"); empty: the embedded broker of a
     # platform on this machine, at 127.0.0.1:embedded_broker_port.
     broker_url: str | None = None
@@ -151,17 +171,9 @@ class SdkSettings(BaseSettings):
             ) from exc
 
     def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise config_error(exc) from exc
-
-    @field_validator("broker_url")
-    @classmethod
-    def _broker_list(cls, value: str | None) -> str | None:
-        if value is not None and value.strip():
-            parse_broker_list(value)
-        return value
+        # Typed loosely on purpose: values come as the environment gives them (str for a
+        # SecretStr, dicts for sections); EnvSettings checks them and names a wrong variable.
+        super().__init__(**values)
 
     @classmethod
     def load(cls, **overrides: Any) -> SdkSettings:

@@ -32,6 +32,8 @@ LUNAR_NEW_YEAR: dict[int, date] = {
     2029: date(2029, 2, 13),
     2030: date(2030, 2, 3),
     2031: date(2031, 1, 23),
+    2032: date(2032, 2, 11),
+    2033: date(2033, 1, 31),  # 19 years: the cycle below finds every year in the table
 }
 
 

@@ -84,13 +84,24 @@ def _cover_days() -> dict[str, float]:
 
 
 def _discard_rates() -> dict[str, float]:
-    # Non-testing discards, share of collected units (§5); hemolysis (assumed).
+    # Non-testing discards, share of collected whole-blood units (§5's by-cause figures).
+    # The three last are (fitted): §5's by-component shares (red cells 2.2 %, plasma 4-5 %)
+    # less what the by-cause figures and the simulated cold chain and returns already explain,
+    # given to causes §5 names under "Also" (simulation/calibration.py, "Discards by
+    # component"); how red cells' part splits between hemolysis and QC failure is (assumed).
     return {
         "lipemia": 0.028,
         "bag_leak": 0.0024,
         "clot": 0.0009,
         "under_volume": 0.0002,
-        "hemolysis": 0.0005,
+        # Red cells haemolysing in storage (溶血), found at a morning check 1-10 days after
+        # storage: about two in three are found before the bag is used.
+        "hemolysis": 0.005,
+        # Failing the visual inspection after production for anything but lipemia or a clot
+        # (recorded as a QC failure): red cells with an abnormal colour or a bad seal; plasma
+        # that is red (红浆), discoloured or shows fibrin (with the donation's cryo).
+        "red_cells_qc_failure": 0.011,
+        "plasma_qc_failure": 0.012,
     }
 
 
@@ -192,7 +203,9 @@ class CityConfig:
     warmup_days: int = 28  # clinical use ramps up while the empty shelves fill at the start
     crossmatch_incompatible_rate: float = 0.002  # (assumed)
     return_rate: float = 0.01  # (assumed) issued units sent back unused
-    return_out_of_control_share: float = 0.3  # (assumed) of those, > 30 min out of the fridge
+    # (assumed) of those, > 30 min out of the fridge. Not platelets: they are kept at room
+    # temperature and come back from the ward as they left (re-stocked, never "out of control").
+    return_out_of_control_share: float = 0.3
     reaction_rate: float = 0.0025  # (assumed) reactions reported per transfused unit
     reaction_categories: dict[str, float] = field(default_factory=_reaction_categories)
     repeat_recipient_share: float = 0.15  # (assumed) episodes of a patient transfused before

@@ -143,16 +143,19 @@ class RegionSimulation:
             share * sum(w for ml, w in cfg.whole_blood_volume_shares[sex].items() if ml >= 300)
             for sex, share in (("M", cfg.male_share), ("F", 1 - cfg.male_share))
         )
+        plasma_passed = (1 - rates.get("lipemia", 0.0)) * (1 - rates.get("plasma_qc_failure", 0.0))
         yields = {
             "red_cells": whole
             * tested_clean
-            * (1 - rates.get("clot", 0) - rates.get("bag_leak", 0) - rates.get("hemolysis", 0)),
-            "plasma": whole * tested_clean * (1 - rates.get("lipemia", 0)),
-            "cryoprecipitate": whole
-            * tested_clean
-            * (1 - rates.get("lipemia", 0))
-            * big_bags
-            * cfg.cryo_share,
+            * (
+                1
+                - rates.get("clot", 0)
+                - rates.get("bag_leak", 0)
+                - rates.get("red_cells_qc_failure", 0)
+                - rates.get("hemolysis", 0)
+            ),
+            "plasma": whole * tested_clean * plasma_passed,
+            "cryoprecipitate": whole * tested_clean * plasma_passed * big_bags * cfg.cryo_share,
         }
         self.distribution.base_demand = {
             c: cfg.demand_ratio.get(c, 0.0) * y for c, y in yields.items()

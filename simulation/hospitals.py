@@ -74,7 +74,7 @@ BAGS: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = {
 MEAN_BAGS = {c: sum(n * w for n, w in zip(*BAGS[c], strict=True)) for c in BAGS}
 # Shelf life a unit must have left to be shipped on a routine order / to an emergency.
 _ROUTINE_LEFT = {
-    "red_cells": 10 * DAY,
+    "red_cells": 7 * DAY,
     "plasma": 30 * DAY,
     "cryoprecipitate": 30 * DAY,
     "platelets": 12 * HOUR,
@@ -83,6 +83,7 @@ _URGENT_LEFT = {"red_cells": DAY, "plasma": DAY, "cryoprecipitate": DAY, "platel
 # (assumed) a compatible red cell expiring this much sooner than the patient's own group's is
 # used first (blood banks rotate short-dated O-, B-, A- units to Rh-positive patients).
 _SUBSTITUTE_SLACK = 5 * DAY
+_PLATELET_SLACK = DAY  # (assumed) the same for platelets, on their five-day shelf life
 _WEEKDAY_DEMAND = (1.1, 1.1, 1.1, 1.1, 1.1, 0.8, 0.7)  # elective surgery on weekdays; mean 1
 _REACTION_SEVERITY = (("non_severe", 0.92), ("severe", 0.07), ("life_threatening", 0.01))
 
@@ -397,7 +398,19 @@ class Distribution:
             if unit is not None:
                 local.append(unit)
                 continue
-            unit = self.station_stock.take(ctype, group, leaves, urgent_left, self._blocked)
+            if ctype == "platelets":
+                # Platelets keep five days: the station sends a compatible bag about to expire
+                # (one collected for a booking another bag met, often of a rare group) first.
+                unit = self.station_stock.take_soonest(
+                    ctype,
+                    PREFERENCES[(ctype, group)],
+                    leaves,
+                    urgent_left,
+                    self._blocked,
+                    identical_slack=_PLATELET_SLACK,
+                )
+            else:
+                unit = self.station_stock.take(ctype, group, leaves, urgent_left, self._blocked)
             if unit is not None:
                 urgent.append(unit)
                 continue
@@ -491,7 +504,7 @@ class Distribution:
         emit(issued, "unit.issued", fid, {**ref, "recipient_id": recipient, "ward": ward})
         if rng.random() < cfg.return_rate:
             limit = cfg.cold_chain_rules.return_max_minutes_out
-            late = rng.random() < cfg.return_out_of_control_share
+            late = unit.ctype != "platelets" and rng.random() < cfg.return_out_of_control_share
             minutes = round(
                 rng.uniform(limit + 1, limit * 6) if late else rng.uniform(5, limit - 1), 1
             )

@@ -219,8 +219,13 @@ class Lab:
         emit(decided, "unit.released", station, {"din": din})
         produced = decided + rng.randint(10 * MINUTE, 60 * MINUTE)
         # Lipemia shows in the plasma: one finding per donation, for its plasma and cryo.
-        lipemic = d.kind == "whole_blood" and rng.random() < self.cfg.discard_rates.get(
-            "lipemia", 0.0
+        rates = self.cfg.discard_rates
+        lipemic = d.kind == "whole_blood" and rng.random() < rates.get("lipemia", 0.0)
+        # Red plasma, abnormal colour, fibrin: seen in the same bag at the same inspection.
+        failed_qc = (
+            d.kind == "whole_blood"
+            and not lipemic
+            and rng.random() < rates.get("plasma_qc_failure", 0.0)
         )
         for unit in self._components(d):
             emit(
@@ -236,7 +241,7 @@ class Lab:
                     "abo_rh": unit.group,
                 },
             )
-            cause = self._inspection(unit, d, lipemic)
+            cause = self._inspection(unit, d, lipemic, failed_qc)
             if cause is not None:
                 cause_name, note = cause
                 at = produced + rng.randint(5 * MINUTE, 40 * MINUTE)
@@ -253,9 +258,7 @@ class Lab:
             )
             choices = self.equipment[kind]
             equipment = choices[rng.randrange(len(choices))]
-            if unit.ctype == "red_cells" and rng.random() < self.cfg.discard_rates.get(
-                "hemolysis", 0.0
-            ):
+            if unit.ctype == "red_cells" and rng.random() < rates.get("hemolysis", 0.0):
                 unit.defect = (stored + rng.randint(1, 10) * 86400, "hemolysis")
             self.stock.add(unit, stored, equipment)
             emit(
@@ -342,7 +345,9 @@ class Lab:
             )
         return units
 
-    def _inspection(self, unit: Unit, d: Donation, lipemic: bool) -> tuple[str, str] | None:
+    def _inspection(
+        self, unit: Unit, d: Donation, lipemic: bool, failed_qc: bool
+    ) -> tuple[str, str] | None:
         """Visual inspection after production: lipemic plasma, clotted red cells, a leaking bag.
         Rates are shares of collected units."""
         rates, rng = self.cfg.discard_rates, self.rng
@@ -357,9 +362,17 @@ class Lab:
                 return "clot", "红细胞内有凝块"
             if rng.random() < rates.get("bag_leak", 0.0):
                 return "bag_leak", "血袋渗漏"
+            if rng.random() < rates.get("red_cells_qc_failure", 0.0):
+                return "qc_failure", "红细胞外观检查不合格（颜色异常或热合不良）"
             return None
         if unit.ctype in ("plasma", "cryoprecipitate"):
-            return ("lipemia", "乳糜血（脂血）") if lipemic else None
+            if lipemic:
+                return "lipemia", "乳糜血（脂血）"
+            return (
+                ("qc_failure", "血浆外观检查不合格（红浆、颜色异常或纤维蛋白析出）")
+                if failed_qc
+                else None
+            )
         return None
 
 

@@ -37,7 +37,7 @@ from models.alerts import ALERT_COLUMNS, Alert, alert_row
 from models.events import partition_key
 from models.privacy import mask_short
 from models.validation import parse_event
-from sdk.producer import dead_letter_record
+from sdk.producer import dead_letter_record, produce_waiting
 from sdk.signing import SignatureVerifier
 from streams import consumer_guard
 from streams.batching import run_pipelined
@@ -209,12 +209,7 @@ class PlatformContext:
 
         producer = self.forwarder
         for key, value in items:
-            while True:
-                try:
-                    producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
+            produce_waiting(producer, topic, value, key, on_delivery=on_delivery)
         remaining = producer.flush(30)
         if remaining or failures:
             raise DeliveryFailed(

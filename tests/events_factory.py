@@ -36,6 +36,21 @@ def envelope(
     }
 
 
+def recorded(
+    event_type: str, at: datetime, payload: dict[str, Any], facility: str = "BS01"
+) -> dict[str, Any]:
+    """An event recorded the moment it occurred (what bulk loads and the simulator write)."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": event_type,
+        "schema_version": 1,
+        "occurred_at": iso(at),
+        "recorded_at": iso(at),
+        "facility_id": facility,
+        "payload": payload,
+    }
+
+
 def donor(n: int) -> str:
     return pseudonymise(f"110101199001{n:06d}", KEY)
 
@@ -59,6 +74,44 @@ def donation(
     }
     body.update(payload)
     return envelope("donation.collected", body, at=at)
+
+
+def devoted_donors(first_at: datetime, key: bytes = KEY) -> list[dict[str, Any]]:
+    """Three donors with 22, 31 and 41 whole-blood donations of 200 ml a minute apart from
+    ``first_at`` (honours bronze, silver and gold), DINs Z9999 of that year in sequence."""
+    events = []
+    sequence = 1
+    for n, count in enumerate((22, 31, 41)):
+        donor = pseudonymise(f"devoted-{n}", key)
+        for i in range(count):
+            at = first_at + timedelta(minutes=i)
+            events.append(
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "type": "donation.collected",
+                    "schema_version": 1,
+                    "occurred_at": iso(at),
+                    "recorded_at": iso(at),
+                    "facility_id": "BS01",
+                    "payload": {
+                        "din": make_din("Z9999", first_at.year % 100, sequence),
+                        "donor_id": donor,
+                        "donation_kind": "whole_blood",
+                        "volume_ml": 200,
+                        "site_id": "S01",
+                        "site_kind": "fixed_house",
+                        "county_code": "610902",
+                        "abo_rh": "O+",
+                        "donor_group": "employee",
+                        "donor_age": 45,
+                        "donor_sex": "M",
+                        "first_time": i == 0,
+                        "therapeutic_units": 0,
+                    },
+                }
+            )
+            sequence += 1
+    return events
 
 
 def recipient(n: int) -> str:

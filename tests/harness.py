@@ -89,6 +89,21 @@ def without_platform_auth(api: Any) -> Any:
     return api
 
 
+def role_tokens(url: str, label: str) -> dict[str, str | None]:
+    """A token for every role, by name: ``anonymous`` none, the administrator's, and one new
+    credential (``<label> <role>``) each for an emitter (of BS01), a viewer and a quality
+    officer, made through the platform's API at ``url``."""
+    found: dict[str, str | None] = {"anonymous": None, "administrator": ADMIN_TOKEN}
+    for role in ("emitter", "viewer", "quality_officer"):
+        body: dict[str, Any] = {"kind": "person", "name": f"{label} {role}", "role": role}
+        if role == "emitter":
+            body |= {"kind": "facility", "facility_id": "BS01"}
+        answer = httpx.post(f"{url}/v1/admin/credentials", json=body, timeout=30)
+        assert answer.status_code == 200, answer.text
+        found[role] = answer.json()["token"]
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -29,6 +29,7 @@ from infra.errors import (
 )
 from infra.settings import Settings
 from infra.warehouse import WarehouseClient, translated
+from infra.where import Where
 
 T = TypeVar("T")
 
@@ -428,24 +429,16 @@ class MartQueries:
         limit: int = 50,
         offset: int = 0,
     ) -> dict[str, Any]:
-        where = ["1"]
-        params: dict[str, Any] = {"limit": limit, "offset": offset}
-        for column, value, kind in (
-            ("severity", severity, "String"),
-            ("rule", rule, "String"),
-            ("facility_id", facility, "String"),
-            ("din", din, "String"),
-        ):
-            if value:
-                where.append(f"{column} = {{{column}:{kind}}}")
-                params[column] = value
-        if since:
-            where.append("occurred_at >= {since:DateTime64(3)}")
-            params["since"] = since
-        if until:
-            where.append("occurred_at < {until:DateTime64(3)}")
-            params["until"] = until
-        condition = " and ".join(where)
+        where = (
+            Where(params={"limit": limit, "offset": offset})
+            .equal("severity", severity)
+            .equal("rule", rule)
+            .equal("facility_id", facility)
+            .equal("din", din)
+            .since("occurred_at", since, kind="DateTime64(3)")
+            .until("occurred_at", until, kind="DateTime64(3)")
+        )
+        condition, params = where.sql, where.params
         # The same alert raised again (after a replay) has the same alert_id: show it once.
         total = self.scalar(
             f"select uniqExact(alert_id) from {self.db}.alerts where {condition}", **params
@@ -476,14 +469,14 @@ class MartQueries:
         )
         if run_id is None:
             return {"run_id": None, "total": 0, "limit": limit, "offset": offset, "items": []}
-        where = "run_id = {run_id:String}"
-        params: dict[str, Any] = {"run_id": run_id, "limit": limit, "offset": offset}
-        if severity:
-            where += " and severity = {severity:String}"
-            params["severity"] = severity
-        if check:
-            where += " and check_name = {check:String}"
-            params["check"] = check
+        found = (
+            Where(
+                ["run_id = {run_id:String}"], {"run_id": run_id, "limit": limit, "offset": offset}
+            )
+            .equal("severity", severity)
+            .equal("check_name", check, name="check")
+        )
+        where, params = found.sql, found.params
         total = self.scalar(
             f"select count() from {self.db}.quality_findings where {where}", **params
         )

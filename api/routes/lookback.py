@@ -7,11 +7,8 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from api.deps import platform
-from api.routes.trace import requester
-from infra.warehouse import thread_client
+from api.routes.trace import audited_lookup
 from streams.lookback import list_lookbacks, show_lookback
-from streams.trace import audited
 
 router = APIRouter(tags=["lookback"])
 
@@ -25,14 +22,11 @@ def get_lookbacks(
     limit: int = Query(100, ge=1, le=10_000),
 ) -> list[dict[str, Any]]:
     """The latest lookbacks, newest first, each with how many recalls are still open."""
-    settings = platform().settings
-    client = thread_client(settings)
-    return audited(
-        client,
-        requester(request),
+    return audited_lookup(
+        request,
         "lookback.list",
         status or "all",
-        lambda: list_lookbacks(client, settings, status=status, limit=limit),
+        lambda c, s: list_lookbacks(c, s, status=status, limit=limit),
     )
 
 
@@ -40,12 +34,6 @@ def get_lookbacks(
 def get_lookback(lookback_id: str, request: Request) -> dict[str, Any]:
     """One lookback: its trigger, every donation and component in scope, where each is now,
     the recipients to notify and the state of every recall. 404 if unknown."""
-    settings = platform().settings
-    client = thread_client(settings)
-    return audited(
-        client,
-        requester(request),
-        "lookback.show",
-        lookback_id[:40],
-        lambda: show_lookback(client, lookback_id, settings),
+    return audited_lookup(
+        request, "lookback.show", lookback_id[:40], lambda c, s: show_lookback(c, lookback_id, s)
     )

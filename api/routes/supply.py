@@ -9,12 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from api.deps import platform
-from api.routes.trace import requester
+from api.routes.trace import audited_lookup
 from infra.warehouse import thread_client
 from models.events import ComponentType
 from streams.lookback_notices import notice_status
 from streams.supply import latest_forecast, recruit, run_forecast
-from streams.trace import audited
 
 router = APIRouter(tags=["supply"])
 
@@ -43,14 +42,11 @@ def get_recruit(
 ) -> dict[str, Any]:
     """Eligible donors of a group on the call day (pseudonyms only), ranked, by site, with the
     number to call to close the projected gap. Audited."""
-    settings = platform().settings
-    client = thread_client(settings)
-    return audited(
-        client,
-        requester(request),
+    return audited_lookup(
+        request,
         "supply.recruit",
         group,
-        lambda: recruit(client, settings, group, component=str(component.value)).to_json(limit),
+        lambda c, s: recruit(c, s, group, component=str(component.value)).to_json(limit),
     )
 
 

@@ -8,14 +8,16 @@ or logged.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 
 from api.auth import principal_of
 from api.deps import platform
 from infra.errors import InvalidIdentifier
-from infra.warehouse import thread_client
+from infra.settings import Settings
+from infra.warehouse import WarehouseClient, thread_client
 from streams.trace import (
     Requester,
     audited,
@@ -27,6 +29,7 @@ from streams.trace import (
 )
 
 router = APIRouter(tags=["trace"])
+T = TypeVar("T")
 
 
 def requester(request: Request) -> Requester:
@@ -37,40 +40,39 @@ def requester(request: Request) -> Requester:
     return Requester(actor, "http", f"{address} ({relay})" if relay else address)
 
 
+def audited_lookup(
+    request: Request,
+    action: str,
+    subject: str,
+    lookup: Callable[[WarehouseClient, Settings], T],
+) -> T:
+    """A lookup on this thread's warehouse client, recorded in the audit log as ``action`` on
+    ``subject`` by the request's caller (answered or refused)."""
+    settings = platform().settings
+    client = thread_client(settings)
+    return audited(client, requester(request), action, subject, lambda: lookup(client, settings))
+
+
 @router.get("/v1/units/{din}/trace")
 def get_unit_trace(din: str, request: Request) -> dict[str, Any]:
     """The whole chain of one unit in time order: donor, donation, tests, release, components,
     storage and temperature excursions, shipments, receipt, crossmatch, issue, returns,
     transfusion and recipient, reactions, discard, recall notices. 404 if unknown, 422 if the
     DIN is malformed (the check character is optional)."""
-    settings = platform().settings
-    client = thread_client(settings)
     try:
         subject = unit_code(din)
     except InvalidIdentifier:
         subject = din[:40]
-    return audited(
-        client,
-        requester(request),
-        "trace.unit",
-        subject,
-        lambda: unit_trace(client, din, settings),
-    )
+    return audited_lookup(request, "trace.unit", subject, lambda c, s: unit_trace(c, din, s))
 
 
 @router.get("/v1/recipients/{recipient}/trace")
 def get_recipient_trace(recipient: str, request: Request) -> dict[str, Any]:
     """Backward: every donation whose components this recipient was issued or transfused,
     with its donor and the unit traces. 404 if nothing was given to this recipient."""
-    settings = platform().settings
-    client = thread_client(settings)
-    pseudonym = person_id(recipient, settings)
-    return audited(
-        client,
-        requester(request),
-        "trace.recipient",
-        pseudonym,
-        lambda: recipient_trace(client, pseudonym, settings),
+    pseudonym = person_id(recipient, platform().settings)
+    return audited_lookup(
+        request, "trace.recipient", pseudonym, lambda c, s: recipient_trace(c, pseudonym, s)
     )
 
 
@@ -78,13 +80,7 @@ def get_recipient_trace(recipient: str, request: Request) -> dict[str, Any]:
 def get_donor_trace(donor: str, request: Request) -> dict[str, Any]:
     """Forward: every donation of this donor, where each component went and who received it.
     404 if the donor has no donation."""
-    settings = platform().settings
-    client = thread_client(settings)
-    pseudonym = person_id(donor, settings)
-    return audited(
-        client,
-        requester(request),
-        "trace.donor",
-        pseudonym,
-        lambda: donor_trace(client, pseudonym, settings),
+    pseudonym = person_id(donor, platform().settings)
+    return audited_lookup(
+        request, "trace.donor", pseudonym, lambda c, s: donor_trace(c, pseudonym, s)
     )

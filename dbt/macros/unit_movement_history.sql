@@ -140,59 +140,26 @@ other_movements as (
     from (select *, '' as product_code from {{ ref('stg_warehouse__unit_releases') }})
     {{ only_touched_units() }}
 
-    union all
-
-    select
-        din, product_code, 'shipped' as movement, toUInt8(4) as movement_rank,
-        occurred_at as moved_at, facility_id, to_facility_id as location_id,
-        '' as cause, '' as recipient_id, event_id, ingested_at
-    from {{ ref('stg_warehouse__shipments') }}
-    {{ only_touched_units() }}
-
-    union all
-
-    select
-        din, product_code, 'received' as movement, toUInt8(5) as movement_rank,
-        occurred_at as moved_at, facility_id, facility_id as location_id,
-        '' as cause, '' as recipient_id, event_id, ingested_at
-    from {{ ref('stg_warehouse__receipts') }}
-    {{ only_touched_units() }}
+    {#- the unit events that move or end a unit, in their rank order: (movement, rank, the
+        staging model, where the unit is after it, the cause, the recipient) -#}
+    {%- for movement, rank, model, location, cause, recipient in [
+        ('shipped', 4, 'stg_warehouse__shipments', 'to_facility_id', "''", "''"),
+        ('received', 5, 'stg_warehouse__receipts', 'facility_id', "''", "''"),
+        ('issued', 6, 'stg_warehouse__unit_issues', 'facility_id', "''", 'recipient_id'),
+        ('returned', 7, 'stg_warehouse__unit_returns', 'facility_id', "''", "''"),
+        ('transfused', 8, 'stg_warehouse__transfusions', 'facility_id', "''", 'recipient_id'),
+        ('discarded', 9, 'stg_warehouse__discards', 'facility_id', 'toString(cause)', "''"),
+    ] %}
 
     union all
 
     select
-        din, product_code, 'issued' as movement, toUInt8(6) as movement_rank,
-        occurred_at as moved_at, facility_id, facility_id as location_id,
-        '' as cause, recipient_id, event_id, ingested_at
-    from {{ ref('stg_warehouse__unit_issues') }}
+        din, product_code, '{{ movement }}' as movement, toUInt8({{ rank }}) as movement_rank,
+        occurred_at as moved_at, facility_id, {{ location }} as location_id,
+        {{ cause }} as cause, {{ recipient }} as recipient_id, event_id, ingested_at
+    from {{ ref(model) }}
     {{ only_touched_units() }}
-
-    union all
-
-    select
-        din, product_code, 'returned' as movement, toUInt8(7) as movement_rank,
-        occurred_at as moved_at, facility_id, facility_id as location_id,
-        '' as cause, '' as recipient_id, event_id, ingested_at
-    from {{ ref('stg_warehouse__unit_returns') }}
-    {{ only_touched_units() }}
-
-    union all
-
-    select
-        din, product_code, 'transfused' as movement, toUInt8(8) as movement_rank,
-        occurred_at as moved_at, facility_id, facility_id as location_id,
-        '' as cause, recipient_id, event_id, ingested_at
-    from {{ ref('stg_warehouse__transfusions') }}
-    {{ only_touched_units() }}
-
-    union all
-
-    select
-        din, product_code, 'discarded' as movement, toUInt8(9) as movement_rank,
-        occurred_at as moved_at, facility_id, facility_id as location_id,
-        toString(cause) as cause, '' as recipient_id, event_id, ingested_at
-    from {{ ref('stg_warehouse__discards') }}
-    {{ only_touched_units() }}
+    {%- endfor %}
 
 ),
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from infra.warehouse import WarehouseClient, insert
+from infra.where import Where
 from models.coldchain import Excursion, UnitFlag
 
 EXCURSION_COLUMNS = (
@@ -131,25 +132,17 @@ def excursions_report(
 ) -> dict[str, Any]:
     """Excursions, latest first, each with the units it flagged; plus the units flagged for
     discard after a return out of refrigeration (they belong to no excursion)."""
-    where = ["1"]
-    params: dict[str, Any] = {"limit": limit}
-    if facility:
-        where.append("facility_id = {facility:String}")
-        params["facility"] = facility
-    if equipment:
-        where.append("equipment_id = {equipment:String}")
-        params["equipment"] = equipment
-    if status:
-        where.append("status = {status:String}")
-        params["status"] = status
-    if since:
-        where.append("started_at >= {since:DateTime64(3, 'UTC')}")
-        params["since"] = since
+    where = (
+        Where(params={"limit": limit})
+        .equal("facility_id", facility, name="facility")
+        .equal("equipment_id", equipment, name="equipment")
+        .equal("status", status)
+        .since("started_at", since)
+    )
     result = client.query(
         f"select {', '.join(EXCURSION_COLUMNS[:-1])} from coldchain_excursions final "
-        f"where {' and '.join(where)} "
-        "order by started_at desc, equipment_id limit {limit:UInt32}",
-        parameters=params,
+        f"where {where.sql} order by started_at desc, equipment_id limit {{limit:UInt32}}",
+        parameters=where.params,
     )
     excursions = [
         {name: _plain(value) for name, value in zip(result.column_names, row, strict=True)}
@@ -182,15 +175,12 @@ def excursions_report(
 def _returns_flagged(
     client: WarehouseClient, facility: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    where = "reason = 'returned_out_of_refrigeration'"
-    params: dict[str, Any] = {"limit": limit}
-    if facility:
-        where += " and facility_id = {facility:String}"
-        params["facility"] = facility
+    where = Where(["reason = 'returned_out_of_refrigeration'"], {"limit": limit})
+    where.equal("facility_id", facility, name="facility")
     result = client.query(
         "select din, product_code, facility_id, flagged_at, detail from coldchain_unit_flags "
-        f"final where {where} order by flagged_at desc limit {{limit:UInt32}}",
-        parameters=params,
+        f"final where {where.sql} order by flagged_at desc limit {{limit:UInt32}}",
+        parameters=where.params,
     )
     out = []
     for din, product, facility_id, flagged, detail in result.result_rows:

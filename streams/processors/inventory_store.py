@@ -16,6 +16,7 @@ from typing import Any
 from infra.errors import InvalidIdentifier
 from infra.settings import Settings
 from infra.warehouse import WarehouseClient, insert
+from infra.where import Where
 from models.inventory import (
     CITY,
     INVENTORY_EVENT_TYPES,
@@ -388,24 +389,18 @@ def levels_report(
     limit: int = 5000,
 ) -> dict[str, Any]:
     """The history of levels (changes and daily rows), oldest first, for the dashboard."""
-    where: list[str] = ["1"]
-    params: dict[str, Any] = {"limit": limit}
-    for column, value in (
-        ("facility_id", facility),
-        ("abo_rh", _group(group)),
-        ("component_type", component),
-    ):
-        if value:
-            where.append(f"{column} = {{{column}:String}}")
-            params[column] = value
-    if since:
-        where.append("evaluated_at >= {since:DateTime64(3, 'UTC')}")
-        params["since"] = since
+    where = (
+        Where(params={"limit": limit})
+        .equal("facility_id", facility)
+        .equal("abo_rh", _group(group))
+        .equal("component_type", component)
+        .since("evaluated_at", since)
+    )
     result = client.query(
         f"select {', '.join(LEVEL_COLUMNS)} from inventory_levels final "
-        f"where {' and '.join(where)} order by evaluated_at, facility_id, abo_rh, "
+        f"where {where.sql} order by evaluated_at, facility_id, abo_rh, "
         "component_type limit {limit:UInt32}",
-        parameters=params,
+        parameters=where.params,
     )
     return {
         "levels": [

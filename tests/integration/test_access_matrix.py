@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from events_factory import donation
-from harness import ADMIN_TOKEN, ThreadPlatform, wait_until
+from harness import ADMIN_TOKEN, ThreadPlatform, role_tokens, wait_until
 
 from api.app import create_api
 from api.auth import ACCESS
@@ -90,15 +90,7 @@ def _concrete(path: str) -> str:
 
 @pytest.fixture
 def tokens(platform: ThreadPlatform) -> dict[str, str | None]:
-    found: dict[str, str | None] = {ANON: None, "administrator": ADMIN_TOKEN}
-    for role in ("emitter", "viewer", "quality_officer"):
-        body = {"kind": "person", "name": f"test {role}", "role": role}
-        if role == "emitter":
-            body |= {"kind": "facility", "facility_id": "BS01"}
-        answer = httpx.post(f"{platform.url}/v1/admin/credentials", json=body, timeout=30)
-        assert answer.status_code == 200, answer.text
-        found[role] = answer.json()["token"]
-    return found
+    return role_tokens(platform.url, "test")
 
 
 def _headers(token: str | None) -> dict[str, str]:

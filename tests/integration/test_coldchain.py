@@ -6,16 +6,14 @@ Time-based rules run on event time (occurred_at): no test sleeps to make a senso
 from __future__ import annotations
 
 import time
-import uuid
 import zlib
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from events_factory import envelope, recipient
-from harness import ThreadPlatform, platform_settings, wait_until
+from harness import ThreadPlatform, wait_until
 
 from infra.settings import Settings
 from infra.warehouse import thread_client
@@ -27,15 +25,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def settings(tmp_path: Path, broker: str, warehouse_dsn: str) -> Settings:
-    """The platform's settings, with the silent-sensor timer looking every half second."""
-    return platform_settings(
-        tmp_path,
-        broker,
-        warehouse_url=warehouse_dsn,
-        warehouse_database=f"t_{uuid.uuid4().hex[:10]}",
-        coldchain=ColdChainRules(silence_check_seconds=0.5),
-    )
+def settings(settings: Settings) -> Settings:
+    """The platform's settings (conftest), with the silent-sensor timer looking every half
+    second."""
+    return settings.model_copy(update={"coldchain": ColdChainRules(silence_check_seconds=0.5)})
 
 
 T = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

@@ -14,15 +14,15 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import events_factory
 import pytest
 from fastapi.testclient import TestClient
 from harness import without_platform_auth
@@ -33,7 +33,6 @@ from infra.dbt_runner import DbtResult, run_dbt, scheduled_dbt_build
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
 from models.isbt128 import make_din
-from models.pseudonym import pseudonymise
 from simulation import PRESETS, simulate
 from streams.sinks.warehouse import load_direct
 
@@ -74,45 +73,9 @@ MART_TABLES = [
 
 
 # ---- the data ----------------------------------------------------------------------------
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def devoted_donors() -> list[dict[str, Any]]:
     """Three donors with 22, 31 and 41 whole-blood donations of 200 ml on 1 June 2023."""
-    events = []
-    sequence = 1
-    for n, count in enumerate((22, 31, 41)):
-        donor = pseudonymise(f"devoted-{n}", KEY)
-        for i in range(count):
-            at = datetime(2023, 6, 1, 9, 0, tzinfo=LOCAL) + timedelta(minutes=i)
-            events.append(
-                {
-                    "event_id": str(uuid.uuid4()),
-                    "type": "donation.collected",
-                    "schema_version": 1,
-                    "occurred_at": _iso(at),
-                    "recorded_at": _iso(at),
-                    "facility_id": "BS01",
-                    "payload": {
-                        "din": make_din("Z9999", 23, sequence),
-                        "donor_id": donor,
-                        "donation_kind": "whole_blood",
-                        "volume_ml": 200,
-                        "site_id": "S01",
-                        "site_kind": "fixed_house",
-                        "county_code": "610902",
-                        "abo_rh": "O+",
-                        "donor_group": "employee",
-                        "donor_age": 45,
-                        "donor_sex": "M",
-                        "first_time": i == 0,
-                        "therapeutic_units": 0,
-                    },
-                }
-            )
-            sequence += 1
-    return events
+    return events_factory.devoted_donors(datetime(2023, 6, 1, 9, 0, tzinfo=LOCAL), KEY)
 
 
 def all_events() -> list[dict[str, Any]]:

@@ -14,13 +14,13 @@ after each; at the end the incremental marts equal a full refresh.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import events_factory
 import pytest
 
 from infra.dbt_runner import DbtResult, run_dbt
@@ -57,20 +57,8 @@ COMPARED_MARTS = [
 ]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _event(kind: str, at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "type": kind,
-        "schema_version": 1,
-        "occurred_at": _iso(at),
-        "recorded_at": _iso(at),
-        "facility_id": "BS01",
-        "payload": payload,
-    }
+_iso = events_factory.iso
+_event = events_factory.recorded
 
 
 def _donation(din: str, at: datetime) -> dict[str, Any]:

@@ -24,7 +24,14 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import ADMIN_TOKEN, FUZZ_REQUESTS, SIGNING_KEY, platform_settings, thread_platform
+from harness import (
+    ADMIN_TOKEN,
+    FUZZ_REQUESTS,
+    SIGNING_KEY,
+    platform_settings,
+    role_tokens,
+    thread_platform,
+)
 
 from api.auth import rule_for
 
@@ -64,15 +71,7 @@ def fuzz_platform(
 
 
 def _tokens(url: str) -> dict[str, str | None]:
-    found: dict[str, str | None] = {"anonymous": None, "administrator": ADMIN_TOKEN}
-    for role in ("emitter", "viewer", "quality_officer"):
-        body: dict[str, Any] = {"kind": "person", "name": f"fuzz {role}", "role": role}
-        if role == "emitter":
-            body |= {"kind": "facility", "facility_id": "BS01"}
-        answer = httpx.post(f"{url}/v1/admin/credentials", json=body, timeout=30)
-        assert answer.status_code == 200, answer.text
-        found[role] = answer.json()["token"]
-    return found
+    return role_tokens(url, "fuzz")
 
 
 def _permitted(method: str, path: str, caller: str) -> bool:

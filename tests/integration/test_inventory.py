@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 from events_factory import donation, envelope, recipient
-from harness import ThreadPlatform, platform_settings, settings_env, thread_platform, wait_until
+from harness import ThreadPlatform, settings_env, thread_platform, wait_until
 
+from infra.settings import Settings
 from infra.warehouse import thread_client
 from models.isbt128 import make_din
 from models.rules import InventoryRules
@@ -202,17 +201,11 @@ def test_stock_and_days_of_supply_match_a_hand_computation(platform: ThreadPlatf
 
 
 @pytest.fixture
-def eager_platform(tmp_path: Path, broker: str, warehouse_dsn: str) -> Iterator[ThreadPlatform]:
+def eager_platform(settings: Settings) -> Iterator[ThreadPlatform]:
     """A platform that evaluates levels after every batch (no rate limit), so each phase of
     the test below is evaluated on its own."""
-    settings = platform_settings(
-        tmp_path,
-        broker,
-        warehouse_url=warehouse_dsn,
-        warehouse_database=f"t_{uuid.uuid4().hex[:10]}",
-        inventory=InventoryRules(evaluate_min_seconds=0),
-    )
-    with thread_platform(settings) as handle:
+    eager = settings.model_copy(update={"inventory": InventoryRules(evaluate_min_seconds=0)})
+    with thread_platform(eager) as handle:
         yield handle
 
 

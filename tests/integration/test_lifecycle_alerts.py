@@ -5,15 +5,14 @@ table, with its evidence and messages in Chinese and English."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
-from harness import ThreadPlatform, platform_settings, thread_platform, wait_until
+from harness import ThreadPlatform, thread_platform, wait_until
 from lifecycle_scenario import RED, alert_units
 
+from infra.settings import Settings
 from infra.warehouse import thread_client
 from models.rules import LifecycleRules
 from sdk.producer import Producer
@@ -35,17 +34,10 @@ LIFECYCLE_RULES = {
 
 
 @pytest.fixture
-def fast_timer_platform(
-    tmp_path: Path, broker: str, warehouse_dsn: str
-) -> Iterator[ThreadPlatform]:
-    settings = platform_settings(
-        tmp_path,
-        broker,
-        warehouse_url=warehouse_dsn,
-        warehouse_database=f"t_{uuid.uuid4().hex[:10]}",
-        lifecycle=LifecycleRules(lost_unit_check_seconds=1.0),
-    )
-    with thread_platform(settings) as handle:
+def fast_timer_platform(settings: Settings) -> Iterator[ThreadPlatform]:
+    """The platform (conftest settings) with the lost-unit timer looking every second."""
+    fast = settings.model_copy(update={"lifecycle": LifecycleRules(lost_unit_check_seconds=1.0)})
+    with thread_platform(fast) as handle:
         yield handle
 
 

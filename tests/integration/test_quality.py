@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import events_factory
 import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -39,20 +40,11 @@ def is_serology(marker: str | None) -> bool:
     return marker is not None and MARKERS.get(marker) != "NAT"
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+_iso = events_factory.iso  # the times here are UTC already
 
 
 def event(kind: str, at: datetime, facility: str, **payload: Any) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "type": kind,
-        "schema_version": 1,
-        "occurred_at": _iso(at),
-        "recorded_at": _iso(at),
-        "facility_id": facility,
-        "payload": payload,
-    }
+    return events_factory.recorded(kind, at, payload, facility)
 
 
 @dataclass

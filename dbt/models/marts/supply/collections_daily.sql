@@ -1,5 +1,5 @@
--- Collections per day x county x site x site kind x donor group x donation kind, in donations
--- and in units (200 ml whole blood = 1 unit; apheresis platelets by therapeutic dose).
+-- Collections per day x county x site x site kind x donor group x donation kind (the body
+-- is the collections_by macro, shared with collections_monthly and collections_yearly).
 {{ config(engine='MergeTree()', order_by='(collected_on, county_code, site_id)') }}
 
 with
@@ -12,25 +12,7 @@ donations as (
 
 final as (
 
-    select
-        collected_on,
-        collected_month,
-        collected_year,
-        county_code,
-        site_id,
-        site_kind,
-        donor_group,
-        donation_kind,
-        count() as donations,
-        countIf(first_time) as first_time_donations,
-        uniqExact(donor_id) as donors,
-        sum(volume_ml) as volume_ml,
-        {{ to_units_out('sum(units)') }} as units,
-        sum(therapeutic_units) as therapeutic_units
-    from donations
-    group by
-        collected_on, collected_month, collected_year, county_code, site_id, site_kind,
-        donor_group, donation_kind
+    {{ collections_by(['collected_on', 'collected_month', 'collected_year'], 'donations') }}
 
 )
 

@@ -12,22 +12,7 @@ donations as (
 
 final as (
 
-    select
-        collected_year,
-        county_code,
-        site_id,
-        site_kind,
-        donor_group,
-        donation_kind,
-        count() as donations,
-        countIf(first_time) as first_time_donations,
-        uniqExact(donor_id) as donors,
-        sum(volume_ml) as volume_ml,
-        {{ to_units_out('sum(units)') }} as units,
-        sum(therapeutic_units) as therapeutic_units
-    from donations
-    group by
-        collected_year, county_code, site_id, site_kind, donor_group, donation_kind
+    {{ collections_by(['collected_year'], 'donations') }}
 
 )
 
