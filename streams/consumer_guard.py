@@ -13,19 +13,51 @@ at a rebalance), and counting them acknowledged committed past them: the chaos t
 events of one partition that way (offsets 950-1021, with 949 and 1022 stored). Jumps are not
 acknowledged here, and no commit passes an offset that was not acknowledged: the partition's
 commits wait until a rebalance or restart reads the skipped records again.
+
+A restarted worker rebuilds its tables from their changelogs, reading each partition up to the
+end offset the broker's ListOffsets gives. Tansu (0.6.0, memory and s3 storage) answers that
+with the base offset of the partition's last record batch plus one, not the last offset plus
+one: a batch of 10 records at offsets 0-9 gives 1. Faust then ended recovery short of the
+batch (a restart lost up to 6% of the lifecycle tables' keys). The end offset a Fetch response
+carries is right: recovery takes that one (see ``fetched_end_offsets``).
+
+Faust flushes its producer before each commit, so that table writes (buffered: a table's
+``__setitem__`` cannot await) reach their changelog before the offsets of the events that made
+them are committed. But its buffer's flush gives up as soon as 0.1 s pass without a message
+sent (a send waiting for a full batch to drain, or an event loop held by other work), and the
+commit goes ahead with writes still buffered: a SIGKILL then loses them for good (a unit
+missing its donation, a donor missing from her table). Here a flush waits until the buffer is
+empty; a buffer that stops meanwhile fails the flush (and so the commit), as Faust's does.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import Mapping
 from typing import Any
 
+import aiokafka
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import (
+    AIOKafkaConsumerThread,
+    credentials_to_aiokafka_auth,
+    server_list,
+)
+from faust.transport.producer import ProducerBuffer
+
+from infra.errors import BrokerUnavailable
 
 log = logging.getLogger(__name__)
 
 _faust_ack = Consumer.ack
 _faust_new_offset = Consumer._new_offset
+_faust_highwaters = AIOKafkaConsumerThread._highwaters
+END_OFFSETS_TIMEOUT = 30.0  # seconds to get a Fetch response for every partition
+_faust_send_pending = ProducerBuffer._send_pending
+FLUSH_WARN_SECONDS = 10.0  # a flush waiting this long says so (once per flush)
 
 
 def _ack_current_generation(self: Any, message: Any) -> bool:
@@ -57,9 +89,94 @@ def _new_offset_without_holes(self: Any, tp: Any) -> int | None:
     return _faust_new_offset(self, tp)  # type: ignore[no-any-return]
 
 
+async def _highwaters_from_fetch(self: Any, partitions: list[Any]) -> Any:
+    """Faust's end offsets of partitions (ListOffsets), raised to what Fetch says."""
+    listed = await _faust_highwaters(self, partitions)
+    if not partitions or self.consumer.in_transaction:
+        return listed
+    return await fetched_end_offsets(self, listed)
+
+
+async def fetched_end_offsets(thread: Any, listed: Mapping[Any, int | None]) -> dict[Any, int]:
+    """Each partition's end offset as a Fetch response gives it (its high watermark),
+    fetched by a consumer of its own (no group) from the ListOffsets answer onwards: on
+    Tansu that answer is a lower bound, so only the partition's last batch is read again."""
+    conf, transport = thread.app.conf, thread.transport
+    probe = aiokafka.AIOKafkaConsumer(
+        client_id=f"{conf.broker_client_id}-end-offsets",
+        bootstrap_servers=server_list(transport.url, transport.default_port),
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,  # an answer at once, even for a partition with nothing new
+        request_timeout_ms=int(conf.broker_request_timeout * 1000.0),
+        **credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
+    )
+    await probe.start()
+    try:
+        tps = list(listed)
+        probe.assign(tps)
+        for tp in tps:
+            probe.seek(tp, max(listed[tp] or 0, 0))
+        deadline = time.monotonic() + END_OFFSETS_TIMEOUT
+        while any(probe.highwater(tp) is None for tp in tps):
+            if time.monotonic() > deadline:
+                unknown = [tp for tp in tps if probe.highwater(tp) is None]
+                raise BrokerUnavailable(
+                    f"no Fetch answer for {len(unknown)} changelog partition(s) "
+                    f"(e.g. {unknown[0]}) in {END_OFFSETS_TIMEOUT:g} s",
+                    hint="Table recovery needs every changelog's end; the worker restarts.",
+                )
+            await probe.getmany(timeout_ms=100)
+        ends = {tp: max(listed[tp] or 0, probe.highwater(tp)) for tp in tps}
+    finally:
+        await probe.stop()
+    raised = [
+        f"{tp.topic}[{tp.partition}] {listed[tp]}->{ends[tp]}"
+        for tp in tps
+        if ends[tp] != listed[tp]
+    ]
+    if raised:
+        log.info("End offsets from Fetch above ListOffsets' (Tansu): %s", ", ".join(raised))
+    return ends
+
+
+async def _send_counted(self: Any, fut: Any) -> None:
+    """ProducerBuffer._send_pending, counted while under way: a message taken out of the
+    buffer is not in the producer yet until its send returns."""
+    self.sends_under_way = getattr(self, "sends_under_way", 0) + 1
+    try:
+        await _faust_send_pending(self, fut)
+    finally:
+        self.sends_under_way -= 1
+
+
+async def _flush_until_empty(self: Any) -> None:
+    """ProducerBuffer.flush: wait until every buffered message was handed to the producer
+    (Faust's returns after 0.1 s without progress, messages still in the buffer, and does
+    not wait for the one being sent)."""
+    started = time.monotonic()
+    warned = False
+    while self.size or getattr(self, "sends_under_way", 0):
+        if self.state != "running":
+            raise RuntimeError("Cannot flush: Producer not Running")
+        self.message_sent.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)
+        if not warned and time.monotonic() - started > FLUSH_WARN_SECONDS:
+            warned = True
+            log.warning(
+                "Producer buffer still holds %d message(s) after %.0f s: the commit waits "
+                "until they are sent (is the broker reachable?)",
+                self.size,
+                FLUSH_WARN_SECONDS,
+            )
+
+
 def install() -> None:
     """Idempotent: patch Faust's consumer once per process."""
     if Consumer.ack is not _ack_current_generation:
         Consumer.ack = _ack_current_generation  # type: ignore[method-assign]
         Consumer._add_gap = _skipped_offsets_stay_unacknowledged  # type: ignore[method-assign]
         Consumer._new_offset = _new_offset_without_holes  # type: ignore[method-assign]
+        AIOKafkaConsumerThread._highwaters = _highwaters_from_fetch  # type: ignore[method-assign]
+        ProducerBuffer.flush = _flush_until_empty  # type: ignore[method-assign]
+        ProducerBuffer._send_pending = _send_counted  # type: ignore[method-assign]

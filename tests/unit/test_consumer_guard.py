@@ -7,6 +7,8 @@ from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
+from faust.transport.producer import ProducerBuffer
+
 from streams import consumer_guard
 
 
@@ -34,3 +36,30 @@ def test_skipped_offsets_are_not_taken_as_acknowledged() -> None:
     consumer = _consumer([1022], committed=950)
     asyncio.run(consumer_guard._skipped_offsets_stay_unacknowledged(consumer, "tp", 950, 1021))
     assert consumer._gap == {} and consumer._acked["tp"] == [1022]
+
+
+def test_a_flush_waits_for_slow_sends() -> None:
+    """Faust's flush returned after 0.1 s without a message sent, messages still buffered
+    (and did not wait for the one being sent), and the commit that follows it went ahead:
+    the guard's waits until every message is in the producer."""
+    consumer_guard.install()
+    sent: list[int] = []
+
+    class SlowChannel:
+        async def publish_message(self, fut: Any, wait: bool) -> None:
+            await asyncio.sleep(0.3)  # e.g. a send waiting for a full batch to drain
+            sent.append(fut.n)
+
+    async def run() -> None:
+        buffer = ProducerBuffer()
+        buffer.app = SimpleNamespace(conf=SimpleNamespace(producer_threaded=False))  # type: ignore[assignment]
+        await buffer.start()
+        try:
+            for n in range(3):
+                buffer.put(SimpleNamespace(n=n, message=SimpleNamespace(channel=SlowChannel())))  # type: ignore[arg-type]
+            await buffer.flush()
+        finally:
+            await buffer.stop()
+
+    asyncio.run(run())
+    assert sent == [0, 1, 2]
