@@ -63,6 +63,11 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "lookback_notices": ("notice_id",),
     **{spec.table: ("event_id",) for spec in TABLES.values()},
 }
+# Tables whose rows a processor sends again when a forward's flush was not confirmed in time
+# (the retry): the copy comes at a new offset, above the high water mark, and in another block
+# (another insert token), so every row of theirs is looked up by identity. Alerts are few; a
+# doubled refusal (rejected_events) loses nothing and is left to the positions' hint.
+RESENDABLE = frozenset({"alerts"})
 # Columns of ClickHouse type UUID (their parameters are typed so the primary key is used).
 _UUID_KEYS = {"event_id"}
 
@@ -389,8 +394,9 @@ class WarehouseSink:
     def _doubtful(self, table: str, columns: list[str], rows: Rows) -> Rows:
         """Rows that may already be in the table. Positions are a hint only: a row above the
         highest offset its partition had in the table cannot be there; any other row is
-        looked up by identity (after a broker reset, offsets start again below it)."""
-        if "src_partition" not in columns or table == "events":
+        looked up by identity (after a broker reset, offsets start again below it), as is
+        every row of a table whose rows may be sent again (``RESENDABLE``)."""
+        if "src_partition" not in columns or table == "events" or table in RESENDABLE:
             return rows
         p_idx, o_idx = columns.index("src_partition"), columns.index("src_offset")
         high = self.high_water(table)

@@ -8,6 +8,7 @@ from typing import Any
 
 from events_factory import donation
 
+from models.alerts import ALERT_COLUMNS, Alert, alert_row
 from models.rules import IngestRules
 from models.validation import parse_event
 from streams.sinks.warehouse import IDENTITY, Rows, Sourced, WarehouseSink
@@ -106,6 +107,24 @@ def test_rows_above_the_high_water_mark_are_not_looked_up() -> None:
     before = store.lookups
     sink.write_events(sourced([donation(i) for i in range(10, 20)], start=10))
     assert store.lookups == before  # steady state: one events lookup, no typed-table scans
+
+
+def test_an_alert_sent_again_in_another_block_is_stored_once() -> None:
+    # A forward whose flush was not confirmed in time is retried: the alert is on the topic
+    # twice, the copy above the partition's high water mark and in a block of its own (so the
+    # block's insert token differs from the first one's).
+    store = MemoryStore()
+    lost, other = (
+        Alert(rule="unit.lost", subject=din, message_en="lost", message_zh="丢失")
+        for din in ("G123498654321", "G123498654322")
+    )
+    first = [alert_row(lost.to_record(), 0, 0), alert_row(other.to_record(), 0, 1)]
+    again = [alert_row(lost.to_record(), 0, 2)]
+    for block in (first, again):
+        WarehouseSink(store, "alerts").write_tables({"alerts": (list(ALERT_COLUMNS), block)})
+    assert sorted(r["alert_id"] for r in store.tables["alerts"]) == sorted(
+        [lost.alert_id, other.alert_id]
+    )
 
 
 def test_identities_are_declared_for_every_table_the_sink_writes() -> None:
