@@ -71,18 +71,16 @@ def table_sizes(app: Any) -> dict[str, dict[str, int]]:
     return sizes
 
 
-def _all_committed(app: Any) -> bool:
+def all_committed(app: Any) -> bool:
     """Every partition the worker consumes (not the tables' changelogs) committed to its end:
     the processors' own repartition hops (lifecycle.donors) included."""
     consumer = app.consumer
-    tps = [tp for tp in consumer.assignment() if not tp.topic.endswith("-changelog")]
-    if not tps:
-        return False
+    tps = [tp for tp in consumer.assignment() if tp.topic not in app.tables.changelog_topics]
     for tp in tps:
         high = consumer.highwater(tp)
         if high is None or (consumer._committed_offset.get(tp) or 0) < high:
             return False
-    return True
+    return bool(tps)
 
 
 async def _build(settings: Settings, timeout: float) -> dict[str, Any]:
@@ -99,7 +97,7 @@ async def _build(settings: Settings, timeout: float) -> dict[str, Any]:
                 if ready is None and app.tables.recovery.completed.is_set():
                     ready = time.monotonic() - started
                 entries = table_entries(app)
-                if _all_committed(app) and entries == last and any(entries.values()):
+                if all_committed(app) and entries == last and any(entries.values()):
                     return {
                         "seconds": round(time.monotonic() - started, 2),
                         "ready_seconds": round(ready or 0.0, 2),

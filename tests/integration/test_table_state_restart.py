@@ -28,6 +28,7 @@ from harness import ProcessPlatform, platform_settings, start_process_platform, 
 from pydantic import SecretStr
 
 from bench.pipeline_bench import fill_topic, make_events
+from bench.state_bench import all_committed
 from infra.broker import ensure_topics
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
@@ -44,17 +45,6 @@ RAW_TABLES = ("lifecycle-units", "lifecycle-donors")  # bytes keys and values
 def tables_of(app: Any) -> dict[str, dict[Any, Any]]:
     """Every table's content, as its store holds it."""
     return {name: dict(table.data.data) for name, table in app.tables.items()}
-
-
-def all_committed(app: Any) -> bool:
-    """Every partition the worker consumes (not the changelogs) committed to its end."""
-    consumer = app.consumer
-    tps = [tp for tp in consumer.assignment() if tp.topic not in app.tables.changelog_topics]
-    for tp in tps:
-        high = consumer.highwater(tp)
-        if high is None or (consumer._committed_offset.get(tp) or 0) < high:
-            return False
-    return bool(tps)
 
 
 async def wait_for(condition: Any, timeout: float, what: str) -> None:
