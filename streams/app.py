@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,7 +40,7 @@ from models.validation import parse_event
 from sdk.producer import dead_letter_record, produce_waiting
 from sdk.signing import SignatureVerifier
 from streams import consumer_guard
-from streams.batching import run_pipelined
+from streams.batching import run_pipelined, run_serial
 from streams.metrics import Metrics
 from streams.sinks.warehouse import Rejected, Sourced, WarehouseSink
 
@@ -153,6 +153,24 @@ class PlatformContext:
             write=partial(self.retrying, write),
             complete=done,
             reset=reset or (lambda: None),
+        )
+
+    async def run_serially(
+        self, stream: Any, handle: Callable[[list[Any]], Awaitable[None]]
+    ) -> None:
+        """Consume an agent's stream a batch at a time, each handled in the loop body
+        (``handle``), tracked for lag and acknowledged only once handled (a batch whose
+        handling raised is read again after the restart, never skipped)."""
+
+        async def handled(events: list[Any]) -> None:
+            await handle(events)
+            self.track(events)
+
+        await run_serial(
+            stream,
+            batch_size=self.settings.sink_batch_size,
+            batch_seconds=self.settings.sink_batch_seconds,
+            handle=handled,
         )
 
     async def run_stages(self, stream: Any, stages: Sequence[Stage[Any]]) -> None:
@@ -405,17 +423,16 @@ def _register_ingest(ctx: PlatformContext) -> None:
         publish_sink_stats()
         return written
 
+    async def store_rejected_batch(events: list[Any]) -> None:
+        items = [_rejected_from_record(event) for event in events]
+        await ctx.in_warehouse(write_rejected, items)
+        for item in items:
+            if item.source != "stream":  # the stream's own refusals are counted above
+                metrics.rejected.labels(item.reason).inc()
+
     @app.agent(dead_letter_topic, name="store-rejected")
     async def store_rejected(stream: faust.StreamT[bytes]) -> None:
-        async for events in cast("faust.Stream[bytes]", stream).take_events(
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            items = [_rejected_from_record(event) for event in events]
-            await ctx.in_warehouse(write_rejected, items)
-            for item in items:
-                if item.source != "stream":  # the stream's own refusals are counted above
-                    metrics.rejected.labels(item.reason).inc()
-            ctx.track(events)
+        await ctx.run_serially(stream, store_rejected_batch)
 
     alerts_topic = app.topic(settings.topic("alerts"), value_type=bytes, key_type=bytes)
 
@@ -424,21 +441,18 @@ def _register_ingest(ctx: PlatformContext) -> None:
         publish_sink_stats()
         return written
 
+    async def store_alerts_batch(events: list[Any]) -> None:
+        rows = []
+        for event in events:
+            try:
+                rows.append(alert_row(event.value, event.message.partition, event.message.offset))
+            except Exception as exc:  # a malformed alert must not stop the stream
+                log.error("unreadable alert record skipped: %s", exc)
+        await ctx.in_warehouse(write_alerts, rows)
+
     @app.agent(alerts_topic, name="store-alerts")
     async def store_alerts(stream: faust.StreamT[bytes]) -> None:
-        async for events in cast("faust.Stream[bytes]", stream).take_events(
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            rows = []
-            for event in events:
-                try:
-                    rows.append(
-                        alert_row(event.value, event.message.partition, event.message.offset)
-                    )
-                except Exception as exc:  # a malformed alert must not stop the stream
-                    log.error("unreadable alert record skipped: %s", exc)
-            await ctx.in_warehouse(write_alerts, rows)
-            ctx.track(events)
+        await ctx.run_serially(stream, store_alerts_batch)
 
     @app.timer(interval=2.0)
     async def refresh_lag() -> None:

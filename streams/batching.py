@@ -6,14 +6,16 @@ pipelined agent asks for the next batch while the previous one is still being wr
 Faust would commit offsets of a batch that is not in the warehouse yet, and a crash then
 loses it. ``hold`` takes a reference on every message of a batch, so Faust's own ack leaves
 it pending; ``release`` (after the write) drops the reference and the offset becomes
-committable. Serial agents that write inside the loop body need none of this.
+committable. Serial agents (``run_serial``) hold their batch too: Faust's ``take_events``
+also acknowledges a batch whose processing raised (on its way out of the generator), and
+that batch would never be read again.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from functools import partial
 from typing import Any, TypeVar
@@ -73,3 +75,19 @@ async def run_pipelined(
     except BaseException:
         reset()
         raise
+
+
+async def run_serial(
+    stream: Any,
+    *,
+    batch_size: int,
+    batch_seconds: float,
+    handle: Callable[[list[Any]], Awaitable[None]],
+) -> None:
+    """Consume ``stream`` a batch at a time, each handled inside the loop and acknowledged
+    only once ``handle`` returned. A batch whose handling raised stays unacknowledged: no
+    commit passes it, and the restarted worker reads it again."""
+    async for events in stream.noack().take_events(batch_size, within=batch_seconds):
+        hold(events)
+        await handle(events)
+        await release(stream, events)

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import faust
 import orjson
@@ -239,35 +239,34 @@ def stage(ctx: PlatformContext) -> Stage[Any]:
                 len(opened.notices),
             )
 
+    async def track_donor_batch(events: list[Any]) -> None:
+        touched: dict[bytes, tuple[DonorState, Any]] = {}
+        alerts: list[Alert] = []
+        requests: list[tuple[LookbackRequest, int, int]] = []
+        for event in events:
+            try:
+                note = orjson.loads(event.value)
+                key = str(note["donor_id"]).encode()
+            except Exception as exc:
+                log.error("unreadable donor note skipped: %s", exc)
+                continue
+            if key in touched:
+                state: DonorState | None = touched[key][0]
+            else:
+                raw = donors.get(key)
+                state = DonorState.from_bytes(key.decode(), raw) if raw else None
+            state, new_alerts, request = apply_note(state, note, settings.donor)
+            touched[key] = (state, event)
+            alerts.extend(new_alerts)
+            if request is not None:
+                requests.append((request, event.message.partition, event.message.offset))
+        if alerts or requests:
+            await ctx.in_warehouse(deliver_donor_effects, alerts, requests)
+        persist(donors, touched)
+
     @app.agent(donors_topic, name="lifecycle-donors")
     async def track_donors(stream: faust.StreamT[bytes]) -> None:
-        async for events in cast("faust.Stream[bytes]", stream).take_events(
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            touched: dict[bytes, tuple[DonorState, Any]] = {}
-            alerts: list[Alert] = []
-            requests: list[tuple[LookbackRequest, int, int]] = []
-            for event in events:
-                try:
-                    note = orjson.loads(event.value)
-                    key = str(note["donor_id"]).encode()
-                except Exception as exc:
-                    log.error("unreadable donor note skipped: %s", exc)
-                    continue
-                if key in touched:
-                    state: DonorState | None = touched[key][0]
-                else:
-                    raw = donors.get(key)
-                    state = DonorState.from_bytes(key.decode(), raw) if raw else None
-                state, new_alerts, request = apply_note(state, note, settings.donor)
-                touched[key] = (state, event)
-                alerts.extend(new_alerts)
-                if request is not None:
-                    requests.append((request, event.message.partition, event.message.offset))
-            if alerts or requests:
-                await ctx.in_warehouse(deliver_donor_effects, alerts, requests)
-            persist(donors, touched)
-            ctx.track(events)
+        await ctx.run_serially(stream, track_donor_batch)
 
     # ---- lost units -----------------------------------------------------------------------
     def raise_new(alerts: list[Alert]) -> int:
