@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from bench._serve import BENCH_ADMIN_TOKEN
 from bench.pipeline_bench import make_events
 from infra.broker import start_embedded_broker
 from infra.objectstore import free_port
@@ -55,6 +56,8 @@ def _env(settings: Settings) -> dict[str, str]:
         BLOODTRACE_EMBEDDED_BROKER_STORAGE=settings.embedded_broker_storage,
         BLOODTRACE_API_PORT=str(settings.api_port),
         BLOODTRACE_PSEUDONYM_KEY="bench",
+        # Access control on, as a user runs it: the status is read with the first admin's token.
+        BLOODTRACE_AUTH__BOOTSTRAP_ADMIN_TOKEN=BENCH_ADMIN_TOKEN,
     )
     return env
 
@@ -73,8 +76,12 @@ def _broker_start(work: Path, storage: str) -> dict[str, float]:
 
 
 def _events_stored(url: str) -> int:
-    tables = httpx.get(f"{url}/v1/status", timeout=30).json()["tables"]
-    return int(tables.get("events", 0))
+    answer = httpx.get(
+        f"{url}/v1/status", headers={"Authorization": f"Bearer {BENCH_ADMIN_TOKEN}"}, timeout=30
+    )
+    if answer.status_code != 200:
+        raise RuntimeError(f"/v1/status answered {answer.status_code}: {answer.text[:300]}")
+    return int(answer.json()["tables"].get("events", 0))
 
 
 def _platform_round(work: Path, storage: str, events: list[tuple[bytes, bytes]]) -> dict[str, Any]:
