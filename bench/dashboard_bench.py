@@ -23,9 +23,12 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
+
+if TYPE_CHECKING:
+    from playwright.sync_api import StorageState
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -51,9 +54,10 @@ def page_calls(options: dict[str, Any]) -> list[str]:
     ]
 
 
-def time_api(base: str, calls: list[str]) -> tuple[float, float]:
+def time_api(base: str, calls: list[str], token: str) -> tuple[float, float]:
     """(concurrent, sequential) seconds for the calls."""
-    with httpx.Client(base_url=base, timeout=120) as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, timeout=120, headers=headers) as client:
         started = time.perf_counter()
         for path in calls:
             client.get(path).raise_for_status()
@@ -66,10 +70,31 @@ def time_api(base: str, calls: list[str]) -> tuple[float, float]:
     return concurrent, sequential
 
 
+def viewer_session(browser: Any, base: str, admin_token: str) -> dict[str, Any]:
+    """A viewer's signed-in browser state (access control is on, as a user runs it): a person
+    credential made by the administrator, entered once on the sign-in page."""
+    answer = httpx.post(
+        f"{base}/v1/admin/credentials",
+        json={"kind": "person", "name": "dashboard bench", "role": "viewer"},
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=60,
+    )
+    answer.raise_for_status()
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{base}/signin")
+    page.fill("#t", answer.json()["token"])
+    page.click("button")
+    page.wait_for_url(f"{base}/")
+    state: dict[str, Any] = context.storage_state()
+    context.close()
+    return state
+
+
 def run(quick: bool = False, rounds: int = 5) -> dict[str, Any]:
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
     from dashboard_city import build_city
-    from harness import platform_settings, tansu, thread_platform
+    from harness import ADMIN_TOKEN, platform_settings, tansu, thread_platform
     from playwright.sync_api import sync_playwright
 
     from models.rules import DbtRules, QualityRules
@@ -91,7 +116,11 @@ def run(quick: bool = False, rounds: int = 5) -> dict[str, Any]:
         assert not late
         with thread_platform(settings) as platform:
             base = platform.url
-            options = httpx.get(f"{base}/v1/marts/options", timeout=60).json()
+            options = httpx.get(
+                f"{base}/v1/marts/options",
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                timeout=60,
+            ).json()
             calls = page_calls(options)
             api_concurrent, api_sequential, page_ms, page_js_ms = [], [], [], []
             panels_ms: dict[str, int] = {}
@@ -106,9 +135,13 @@ def run(quick: bool = False, rounds: int = 5) -> dict[str, Any]:
                         "--no-first-run",
                     ],
                 )
+                signed_in = viewer_session(browser, base, ADMIN_TOKEN)
                 for i in range(rounds + 1):  # the first round warms the warehouse's caches
-                    concurrent, sequential = time_api(base, calls)
-                    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+                    concurrent, sequential = time_api(base, calls, ADMIN_TOKEN)
+                    context = browser.new_context(  # the session cookie only: nothing cached
+                        viewport={"width": 1600, "height": 1000},
+                        storage_state=cast("StorageState", signed_in),
+                    )
                     page = context.new_page()
                     page.goto(f"{base}/")
                     page.wait_for_function("document.body.dataset.ready === '1'", timeout=120_000)
