@@ -404,6 +404,10 @@ def markdown(path: Path) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["--help"], ["-h"]):
+        print(__doc__)
+        print(f"sections: {', '.join(SECTIONS)}")
+        return 0
     if argv[:1] == ["--markdown"]:
         print(markdown(Path(argv[1] if len(argv) > 1 else "var/bench/results.json")))
         return 0
