@@ -58,6 +58,8 @@ _faust_highwaters = AIOKafkaConsumerThread._highwaters
 END_OFFSETS_TIMEOUT = 30.0  # seconds to get a Fetch response for every partition
 _faust_send_pending = ProducerBuffer._send_pending
 FLUSH_WARN_SECONDS = 10.0  # a flush waiting this long says so (once per flush)
+HOLE_LOOKS = 3  # commits in a row that find the same hole untracked before it is read again
+_seeks: set[asyncio.Future[Any]] = set()  # seeks under way (a reference until done)
 
 
 def _ack_current_generation(self: Any, message: Any) -> bool:
@@ -81,12 +83,57 @@ async def _skipped_offsets_stay_unacknowledged(
 
 def _new_offset_without_holes(self: Any, tp: Any) -> int | None:
     """Faust's next commit offset, unless an offset between the committed one and the first
-    acknowledged one was never acknowledged (Faust lets a hole of one through)."""
+    acknowledged one was never acknowledged (Faust lets a hole of one through). A hole that
+    nothing is processing any more is read again (``orphaned_hole``)."""
     acked = self._acked[tp]
     committed = self._committed_offset[tp]
     if acked and committed is not None and min(acked) > committed:
+        offset = orphaned_hole(self, tp, committed, min(acked))
+        if offset is not None:
+            _read_again(self, tp, offset, min(acked))
         return None
+    self.__dict__.get("_hole_looks", {}).pop(tp, None)
     return _faust_new_offset(self, tp)  # type: ignore[no-any-return]
+
+
+def orphaned_hole(consumer: Any, tp: Any, committed: int, first_acked: int) -> int | None:
+    """The offset to read ``tp`` again from, when its hole (offsets ``committed`` up to
+    ``first_acked``, never acknowledged) has outlived every message that could fill it.
+
+    Messages of the hole that reached a stream and are not acknowledged yet are tracked by
+    Faust (its unacknowledged set); while one is, a batch is still at work on it (a held
+    batch, or a write waiting out an outage). A message read under an older generation and
+    processed has its acknowledgement ignored (``_ack_current_generation``), and its copy
+    read again can be dropped when the consumer's read position was moved past it at the
+    rebalance: then nothing will ever acknowledge those offsets, and the partition's commits
+    would wait until the next restart (seen: 999 offsets held back for 300 s). The same hole
+    found untracked at HOLE_LOOKS commits in a row is read again."""
+    looks: dict[Any, tuple[int, int]] = consumer.__dict__.setdefault("_hole_looks", {})
+    if any(
+        m.tp == tp and committed <= m.offset < first_acked for m in list(consumer._unacked_messages)
+    ):
+        looks.pop(tp, None)
+        return None
+    seen_at, count = looks.get(tp, (committed, 0))
+    count = count + 1 if seen_at == committed else 1
+    if count < HOLE_LOOKS:
+        looks[tp] = (committed, count)
+        return None
+    looks.pop(tp, None)
+    return committed
+
+
+def _read_again(consumer: Any, tp: Any, offset: int, first_acked: int) -> None:
+    log.warning(
+        "Offsets %s-%s of %s were never acknowledged and nothing is processing them: "
+        "reading them again (what was processed already is recognised and not stored twice).",
+        offset,
+        first_acked - 1,
+        tp,
+    )
+    task = asyncio.ensure_future(consumer.seek(tp, offset))
+    _seeks.add(task)
+    task.add_done_callback(_seeks.discard)
 
 
 async def _highwaters_from_fetch(self: Any, partitions: list[Any]) -> Any:

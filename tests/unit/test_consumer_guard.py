@@ -12,12 +12,20 @@ from faust.transport.producer import ProducerBuffer
 from streams import consumer_guard
 
 
-def _consumer(acked: list[int], committed: int | None) -> Any:
+def _consumer(acked: list[int], committed: int | None, processing: tuple[int, ...] = ()) -> Any:
+    seeks: list[tuple[str, int]] = []
+
+    async def seek(tp: str, offset: int) -> None:
+        seeks.append((tp, offset))
+
     return SimpleNamespace(
         _acked=defaultdict(list, {"tp": acked}),
         _acked_index=defaultdict(set, {"tp": set(acked)}),
         _committed_offset=defaultdict(lambda: None, {"tp": committed}),
         _gap=defaultdict(list),
+        _unacked_messages=[SimpleNamespace(tp="tp", offset=o) for o in processing],
+        seek=seek,
+        seeks=seeks,
     )
 
 
@@ -30,6 +38,24 @@ def test_a_hole_after_the_committed_offset_holds_the_commit_back() -> None:
     for first_acked in (951, 1022):  # Faust itself let a hole of one offset through
         consumer = _consumer([first_acked, first_acked + 1], committed=950)
         assert consumer_guard._new_offset_without_holes(consumer, "tp") is None
+
+
+def test_a_hole_nothing_processes_is_read_again_from_the_committed_offset() -> None:
+    consumer = _consumer([1000, 1001], committed=92)  # 92-999 acknowledged by nobody
+
+    async def commits() -> list[int | None]:
+        looks = [consumer_guard._new_offset_without_holes(consumer, "tp") for _ in range(3)]
+        await asyncio.gather(*consumer_guard._seeks)
+        return looks
+
+    assert asyncio.run(commits()) == [None, None, None]
+    assert consumer.seeks == [("tp", 92)]
+
+
+def test_a_hole_still_being_processed_is_waited_for() -> None:
+    consumer = _consumer([1000, 1001], committed=92, processing=(92, 93))
+    looks = [consumer_guard.orphaned_hole(consumer, "tp", 92, 1000) for _ in range(5)]
+    assert looks == [None] * 5
 
 
 def test_skipped_offsets_are_not_taken_as_acknowledged() -> None:
