@@ -244,11 +244,11 @@ def accepted(worker: ProcessPlatform, target: int) -> bool:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="known loss, not fixed yet (issue 9): on the ClickHouse server profile, in 2 of 13 "
-    "runs (2026-12-05), once every partition was committed to its end after two SIGKILLs, one "
-    "donor's state of 1,000 was missing from lifecycle-donors and one unit's state differed; "
-    "in another run a partition's commits stalled short of its end for 300 s. Every run on "
-    "the embedded profile passed",
+    reason="known loss, cause not found (issue 9): on the ClickHouse server profile, before "
+    "the orphaned-hole fix (streams.consumer_guard.orphaned_hole), 2 of 13 runs "
+    "(2026-12-05) ended with one donor's state of 1,000 missing and one unit's state changed "
+    "once every partition was committed to its end, and 3 of 6 runs under load stalled; "
+    "since the fix 12 of 12 passed. Kept until the loss is explained",
 )
 def test_tables_hold_their_state_after_sigkills(
     tmp_path: Path,
