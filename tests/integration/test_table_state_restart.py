@@ -242,14 +242,6 @@ def accepted(worker: ProcessPlatform, target: int) -> bool:
     return int(worker.status()["metrics"]["accepted"]) >= target
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known loss, cause not found (issue 9): on the ClickHouse server profile, before "
-    "the orphaned-hole fix (streams.consumer_guard.orphaned_hole), 2 of 13 runs "
-    "(2026-12-05) ended with one donor's state of 1,000 missing and one unit's state changed "
-    "once every partition was committed to its end, and 3 of 6 runs under load stalled; "
-    "since the fix 12 of 12 passed. Kept until the loss is explained",
-)
 def test_tables_hold_their_state_after_sigkills(
     tmp_path: Path,
     broker: str,

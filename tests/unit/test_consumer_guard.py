@@ -58,6 +58,29 @@ def test_a_hole_still_being_processed_is_waited_for() -> None:
     assert looks == [None] * 5
 
 
+def test_a_partition_never_committed_holds_the_commit_at_its_first_offset_read() -> None:
+    """With nothing committed (or 0: Faust reads it as nothing) a rebalance left the copies of
+    offsets 0-2 unread (aiokafka does not seek back when there is no committed offset) and
+    Faust would commit from the first acknowledged run on: offsets 0-2 lost, unprocessed."""
+    consumer = _consumer([3, 4], committed=None)
+    for offset in range(5):
+        consumer_guard.note_offset_read(consumer, "tp", offset)
+
+    async def commits() -> list[int | None]:
+        looks = [consumer_guard._new_offset_without_holes(consumer, "tp") for _ in range(3)]
+        await asyncio.gather(*consumer_guard._seeks)
+        return looks
+
+    assert asyncio.run(commits()) == [None, None, None]
+    assert consumer.seeks == [("tp", 0)]
+
+
+def test_a_partition_never_committed_commits_from_its_first_offset_read() -> None:
+    consumer = _consumer([0, 1, 2], committed=None)
+    consumer_guard.note_offset_read(consumer, "tp", 0)
+    assert consumer_guard._new_offset_without_holes(consumer, "tp") == 3
+
+
 def test_skipped_offsets_are_not_taken_as_acknowledged() -> None:
     consumer = _consumer([1022], committed=950)
     asyncio.run(consumer_guard._skipped_offsets_stay_unacknowledged(consumer, "tp", 950, 1021))
