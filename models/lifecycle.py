@@ -14,6 +14,7 @@ An event naming a product code acts on that component; one without acts on every
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -459,12 +460,18 @@ def _set_status(item: Item, status: str, at: int, *, keep_unsafe: bool = True) -
     item.status_at = at
 
 
+def remembered_id(event_id: str) -> str:
+    """How a unit remembers an event: 12 hex digits of a hash of the whole id (a prefix of
+    the id took sequential ids, and UUIDv7 made in one millisecond, for one event)."""
+    return hashlib.blake2b(event_id.encode(), digest_size=6).hexdigest() if event_id else ""
+
+
 def apply(state: UnitState | None, fact: Fact, policy: Policy) -> tuple[UnitState, Outcome]:
     """Fold one event into a unit's state; the alerts it raises and what the donor side
     must hear. An event seen before (same id) changes nothing."""
     state = state or new_state(fact.din)
     out = Outcome()
-    short_id = fact.event_id.replace("-", "")[:12]
+    short_id = remembered_id(fact.event_id)
     if short_id and short_id in state.recent:
         return state, out
     state.recent = [*state.recent, short_id][-RECENT_IDS:]

@@ -275,3 +275,14 @@ def test_non_unit_events_are_ignored() -> None:
         "payload": {"equipment_id": "FR-01"},
     }
     assert fact_from_wire(reading) is None
+
+
+def test_events_whose_ids_share_a_prefix_are_both_folded() -> None:
+    """A unit remembered an event by the first 12 hex digits of its id: ids that share them
+    (sequential UUIDs, UUIDv7 made in the same millisecond) were taken for one event, and the
+    second was dropped (the table-state SIGKILL test's unit lost its donation that way)."""
+    donation = collected(INDEX_DIN, h(0)) | {"event_id": "00000000-0000-4000-8000-000000000001"}
+    tested = lab_result(INDEX_DIN, h(2), 1) | {"event_id": "00000000-0000-4000-8000-000000000002"}
+    state, _, _ = run([donation, tested])
+    assert state.donor_id == DONOR and len(state.recent) == 2
+    assert state.to_bytes() != run([donation])[0].to_bytes()
