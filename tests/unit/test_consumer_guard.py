@@ -40,6 +40,17 @@ def _consumer(acked: list[int], committed: int | None, processing: tuple[int, ..
     )
 
 
+def three_commits(consumer: Any) -> list[int | None]:
+    """The guard's commit offset at three commits in a row, and the seeks they started."""
+
+    async def commits() -> list[int | None]:
+        looks = [consumer_guard._new_offset_without_holes(consumer, "tp") for _ in range(3)]
+        await asyncio.gather(*consumer_guard._seeks)
+        return looks
+
+    return asyncio.run(commits())
+
+
 def test_acknowledged_offsets_after_the_committed_one_are_committed() -> None:
     consumer = _consumer([950, 951, 952], committed=950)
     assert consumer_guard._new_offset_without_holes(consumer, "tp") == 953
@@ -54,12 +65,7 @@ def test_a_hole_after_the_committed_offset_holds_the_commit_back() -> None:
 def test_a_hole_nothing_processes_is_read_again_from_the_committed_offset() -> None:
     consumer = _consumer([1000, 1001], committed=92)  # 92-999 acknowledged by nobody
 
-    async def commits() -> list[int | None]:
-        looks = [consumer_guard._new_offset_without_holes(consumer, "tp") for _ in range(3)]
-        await asyncio.gather(*consumer_guard._seeks)
-        return looks
-
-    assert asyncio.run(commits()) == [None, None, None]
+    assert three_commits(consumer) == [None, None, None]
     assert consumer.seeks == [("tp", 92)]
 
 
@@ -77,12 +83,7 @@ def test_a_partition_never_committed_holds_the_commit_at_its_first_offset_read()
     for offset in range(5):
         consumer_guard.note_offset_read(consumer, "tp", offset)
 
-    async def commits() -> list[int | None]:
-        looks = [consumer_guard._new_offset_without_holes(consumer, "tp") for _ in range(3)]
-        await asyncio.gather(*consumer_guard._seeks)
-        return looks
-
-    assert asyncio.run(commits()) == [None, None, None]
+    assert three_commits(consumer) == [None, None, None]
     assert consumer.seeks == [("tp", 0)]
 
 
