@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.contrib.asgi import faust_app_running
@@ -40,6 +41,9 @@ EVENTS = 3_000  # 1,000 units (a donation and a test panel each) and temperature
 UNITS = EVENTS // 3
 KILLS = 2
 RAW_TABLES = ("lifecycle-units", "lifecycle-donors")  # bytes keys and values
+# Lists that are sets: remembered event ids, markers reactive or confirmed, negative rounds,
+# notes told the donor; a donor's lookbacks.
+ORDER_OF_READING = {"lifecycle-units": ("re", "rx", "cf", "nr", "td"), "lifecycle-donors": ("l",)}
 
 
 def tables_of(app: Any) -> dict[str, dict[Any, Any]]:
@@ -88,6 +92,19 @@ async def recovered(settings: Settings, expected: dict[str, dict[Any, Any]]) -> 
         ctx.warehouse_executor.shutdown(wait=True)
 
 
+def comparable(table: str, value: Any) -> Any:
+    """A record as the comparison sees it. Some of a state's lists are sets kept in the order
+    their events were read: a hole read again after a restart (as the consumer guard does)
+    folds a unit's events in another order to the same state."""
+    sets = ORDER_OF_READING.get(table)
+    if not sets:
+        return value
+    state = orjson.loads(value)
+    for key in sets:
+        state[key] = sorted(state[key])
+    return state
+
+
 def differences(
     before: dict[str, dict[Any, Any]], after: dict[str, dict[Any, Any]]
 ) -> dict[str, str]:
@@ -95,7 +112,9 @@ def differences(
     for name, held in before.items():
         now = after.get(name, {})
         missing = [k for k in held if k not in now]
-        changed = [k for k in held if k in now and now[k] != held[k]]
+        changed = [
+            k for k in held if k in now and comparable(name, now[k]) != comparable(name, held[k])
+        ]
         extra = [k for k in now if k not in held]
         if missing or changed or extra:
             out[name] = (
