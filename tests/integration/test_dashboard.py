@@ -538,6 +538,28 @@ def test_wall_display_and_ankang_map(dash: ThreadPlatform, page: Any) -> None:
     p.screenshot(path=str(ARTIFACTS / "dashboard-wall-ankang-map.png"), full_page=True)
 
 
+def test_a_map_with_no_room_is_left_alone(dash: ThreadPlatform, page: Any) -> None:
+    """ECharts 6.1.0 throws on every frame once a map is resized to 0x0 (apache/echarts#21706:
+    a hidden panel, a closing page): the page resizes only charts that have room."""
+    p, recorder = page
+    p.goto(f"{dash.url}/")
+    ready(p)
+    assert p.locator("#c-counties").get_attribute("data-mode") == "map"
+    p.evaluate("""() => {
+      const box = document.getElementById("c-counties").style;
+      box.width = box.height = "0px";
+      window.dispatchEvent(new Event("resize"));
+    }""")
+    p.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert recorder.errors == []
+    p.evaluate("""() => {
+      const box = document.getElementById("c-counties").style;
+      box.width = box.height = "";
+      window.dispatchEvent(new Event("resize"));
+    }""")
+    assert chart_points(p, "c-counties") == 10
+
+
 def test_docs_work_offline(dash: ThreadPlatform, page: Any) -> None:
     p, recorder = page
     p.goto(f"{dash.url}/docs")

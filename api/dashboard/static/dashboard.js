@@ -159,6 +159,14 @@
     if (!charts[id]) charts[id] = echarts.init(el, "dark", { renderer: "canvas" });
     return charts[id];
   }
+  /* Only charts with room: ECharts 6.1.0 throws on every frame once a map is sized 0x0
+     (apache/echarts#21706), as a collapsed panel or a closing page would size it. */
+  function resizeCharts() {
+    Object.keys(charts).forEach(function (id) {
+      var el = $(id);
+      if (el.clientWidth > 0 && el.clientHeight > 0) charts[id].resize();
+    });
+  }
   /* Resolves when ECharts has drawn the option (its 'finished' event). */
   function draw(id, option) {
     return new Promise(function (resolve) {
@@ -626,7 +634,7 @@
     } else if (document.fullscreenElement && document.exitFullscreen) {
       document.exitFullscreen().catch(function () {});
     }
-    Object.keys(charts).forEach(function (id) { charts[id].resize(); });
+    resizeCharts();
   }
   function showTrace(din) {
     $("modal").hidden = false;
@@ -666,7 +674,7 @@
       fetch("/v1/session/logout", { method: "POST", headers: { "X-CSRF-Token": cookie("bt_csrf") } })
         .then(function () { location.href = "/signin"; });
     });
-    window.addEventListener("resize", function () { Object.keys(charts).forEach(function (id) { charts[id].resize(); }); });
+    window.addEventListener("resize", resizeCharts);
   }
 
   function start() {
